@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from nbdev.config import get_config
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = sorted((ROOT/'nbs').glob('*.ipynb'))
@@ -30,6 +30,6 @@ def test_notebook_map_matches_nbs():
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
 def test_notebook(nb):
     cfg = get_config()
-    ok, secs = test_nb(nb, skip_flags=cfg.tst_flags.split(), force_flags=os.environ.get('DSG_TEST_FLAGS', '').split(),
-                       basepath=cfg.config_path)
+    ok, secs = run_notebook(nb, skip_flags=cfg.tst_flags.split(), force_flags=os.environ.get('DSG_TEST_FLAGS', '').split(),
+                          basepath=cfg.config_path)
     assert ok, f'{nb.name} failed under nbdev test (see the traceback above)'
