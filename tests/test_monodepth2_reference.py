@@ -58,6 +58,7 @@ def test_test_simple_path_matches_reference(ref, tmp_path):
     from PIL import Image
     from layers import disp_to_depth
     from torchvision import transforms
+    from depth_semantic_gan.core import depth_to_target
     from depth_semantic_gan.depth import Monodepth2Teacher
     enc, dec = ref
     teacher = Monodepth2Teacher(_save(enc, dec, tmp_path, 192, 640), device='cpu')
@@ -68,5 +69,8 @@ def test_test_simple_path_matches_reference(ref, tmp_path):
             disp = dec(enc(transforms.ToTensor()(img.resize((640, 192), Image.LANCZOS))[None]))[('disp', 0)]
         ref_disp = torch.nn.functional.interpolate(disp, (h, w), mode='bilinear', align_corners=False)
         torch.testing.assert_close(teacher.disparity([np.asarray(img)])[0], ref_disp[0], rtol=0, atol=1e-6)
-        ref_depth = disp_to_depth(ref_disp, 0.1, 100)[1]
-        torch.testing.assert_close(teacher.predict([np.asarray(img)], (h, w)), ref_depth, rtol=1e-5, atol=0)
+        ref_scaled, ref_depth = disp_to_depth(ref_disp, 0.1, 100)              # 1 / depth, depth
+        torch.testing.assert_close(teacher.predict([np.asarray(img)])[0], ref_scaled[0], rtol=1e-5, atol=0)
+        torch.testing.assert_close(1 / teacher.predict([np.asarray(img)])[0], ref_depth[0], rtol=1e-5, atol=0)
+        # the stored target is the reference depth map as normalised inverse depth
+        torch.testing.assert_close(teacher([np.asarray(img)])[0], depth_to_target(ref_depth[0]), rtol=0, atol=1e-4)
