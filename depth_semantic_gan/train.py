@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from .core import atomic_torch_save, atomic_write, default_device, seed_everything, target_to_disparity, tensor_to_image
 from .spade import (DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
                                       hinge_d_loss, hinge_g_loss, semantic_input)
-from .data import CacheDataset, cache_root, colorize
+from .data import CacheDataset, cache_paths, cache_root, colorize
+from .scenes import prepare_scenes
 
 # %% ../nbs/04_stage1.ipynb #95004c9a
 @dataclass(frozen=True)
@@ -686,8 +687,9 @@ def plot_losses(log, # records (`trainer.log`, `read_log(...)`) or a run folder 
 # %% ../nbs/04_stage1.ipynb #67416d0a
 def data_root(data:str # 'scenes' (the embedded procedural scenes) or a cache folder
              ) -> Path:
-    "The cache folder `data` names; the scenes cache is built on first use."
-    root = cache_root('scenes') if data == 'scenes' else Path(data).expanduser()
+    "The cache folder `data` names (`cache_root('scenes')` for the embedded scenes)."
+    if data == 'scenes': return cache_root('scenes')
+    root = Path(data).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f'{root}: no such cache folder (give a folder made by build_cache, or "scenes")')
     return root
 
@@ -698,8 +700,9 @@ def load_split(data:str, # 'scenes' or a cache folder
                depth:str=None, # depth source to load ('exact', a teacher name, 'stage1-<run>') or None
                device=None, # where the tensors go (default: `default_device()`)
               ) -> DeviceData:
-    "One cache split, read once and put on the device as a `DeviceData`."
+    "One cache split, read once and put on the device as a `DeviceData` (the scenes cache is rendered on first use)."
     root = data_root(data)
+    if data == 'scenes' and not cache_paths(root, split, size)['data'].exists(): prepare_scenes(root, sizes=(size,))  # first use
     a = CacheDataset(root, split, size, depth).arrays()
     return DeviceData(a['labels'], a['images'], a['depth'], a['ids'], device,
                       source=f'{root}/{split}_{size}' + (f' + depth {depth!r}' if depth else ''))
