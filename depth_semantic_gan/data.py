@@ -10,10 +10,10 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['ADE_NAMES', 'ADE_PALETTE', 'ADE_CLASSES', 'NUM_CLASSES', 'SPLITS', 'ADE20K_URL', 'ADE20K_PAIRS', 'colorize',
-           'classes_present', 'colors_to_ids', 'DataError', 'read_image', 'read_label', 'ADE20KFiles', 'read_depth_map',
-           'ADE20K', 'cache_root', 'cache_dtype', 'cache_paths', 'depth_path', 'encode_depth', 'decode_depth',
-           'DepthWriter', 'depth_sources', 'read_depth', 'build_cache', 'CacheDataset', 'download_ade20k',
-           'prepare_ade20k', 'show_item']
+           'classes_present', 'colors_to_ids', 'DataError', 'square_box', 'read_image', 'read_label', 'ADE20KFiles',
+           'read_depth_map', 'make_item', 'ADE20K', 'cache_root', 'cache_dtype', 'cache_paths', 'depth_path',
+           'encode_depth', 'decode_depth', 'DepthWriter', 'depth_sources', 'read_depth', 'build_cache', 'CacheDataset',
+           'download_ade20k', 'prepare_ade20k', 'show_item']
 
 # %% ../nbs/01_data.ipynb #6b6df6a1
 import numpy as np
@@ -88,7 +88,8 @@ def _split(split):
     return SPLITS[split]
 
 # %% ../nbs/01_data.ipynb #06cb3561
-def _square_box(w, h, resize):
+def square_box(w, h, resize):
+    "Crop box `(x0, y0, x1, y1)` of a `w`x`h` picture that the resize policy maps onto the square."
     if resize == 'stretch': return (0, 0, w, h)
     if resize == 'crop':
         s = min(w, h); x, y = (w - s) // 2, (h - s) // 2
@@ -104,7 +105,7 @@ def read_image(path, # JPEG/PNG file
     try:
         with Image.open(path) as im:
             w, h = im.size
-            box = box or _square_box(w, h, resize)
+            box = box or square_box(w, h, resize)
             if im.format == 'JPEG':   # ask the decoder for >= size on both sides of the box
                 sc = min(box[2] - box[0], box[3] - box[1]) / size
                 im.draft('RGB', (int(w / sc), int(h / sc)))
@@ -134,7 +135,7 @@ def read_label(path, # single-channel PNG of ids 0..150
     a = np.asarray(im)
     if a.max() >= NUM_CLASSES: raise DataError(f'{path}: label values go up to {a.max()}, ADE20K ids are 0..{NUM_CLASSES-1}')
     im = Image.fromarray(a.astype(np.uint8))
-    return np.asarray(im.resize((size, size), Image.NEAREST, box=_square_box(*im.size, resize)))
+    return np.asarray(im.resize((size, size), Image.NEAREST, box=square_box(*im.size, resize)))
 
 # %% ../nbs/01_data.ipynb #746ce2d1
 class ADE20KFiles:
@@ -147,7 +148,7 @@ class ADE20KFiles:
         root = Path(root)
         if not (root/'images').is_dir() and (root/'ADEChallengeData2016').is_dir(): root = root/'ADEChallengeData2016'
         self.root, self.split, self.resize = root, _split(split), resize
-        _square_box(1, 1, resize)
+        square_box(1, 1, resize)
         idir, adir = root/'images'/self.split, root/'annotations'/self.split
         if not idir.is_dir(): raise DataError(f'{idir}: no such folder; expected the ADEChallengeData2016 layout (see download_ade20k)')
         self.ids = sorted(p.stem for p in idir.glob('*.jpg'))
@@ -181,12 +182,12 @@ def read_depth_map(path, # `.npy` float depth (H, W), > 0
     if d.ndim != 2 or (expect_wh is not None and d.shape[::-1] != tuple(expect_wh)):
         raise DataError(f'{path}: depth map has shape {d.shape}, expected (H, W) = {tuple(expect_wh or ())[::-1]}')
     if not np.isfinite(d).all() or d.min() <= 0: raise DataError(f'{path}: depth must be finite and > 0')
-    x0, y0, x1, y1 = _square_box(d.shape[1], d.shape[0], resize)
+    x0, y0, x1, y1 = square_box(d.shape[1], d.shape[0], resize)
     t = torch.from_numpy(d[y0:y1, x0:x1].astype(np.float32))[None, None]
     return torch.nn.functional.interpolate(t, (size, size), mode='bilinear', antialias=True, align_corners=False)[0, 0].numpy()
 
 # %% ../nbs/01_data.ipynb #c1d4dbfe
-def _item(image, label, depth, id, flip):
+def make_item(image, label, depth, id, flip):
     "Item dict from uint8 image (S, S, 3), uint8 label (S, S), Stage-1 target (S, S) or None."
     img, lab = image_to_tensor(np.array(image)), torch.from_numpy(np.array(label)).long()   # copies: memmaps are read-only
     dep = None if depth is None else torch.as_tensor(depth, dtype=torch.float32)[None]
@@ -209,7 +210,7 @@ class ADE20K(torch.utils.data.Dataset):
     def __getitem__(self, i):
         r = self.files.read(i, self.size)
         dep = None if r['depth'] is None else depth_to_target(torch.from_numpy(r['depth']))
-        return _item(r['image'], r['label'], dep, self.ids[i], self.train and torch.rand(()) < 0.5)
+        return make_item(r['image'], r['label'], dep, self.ids[i], self.train and torch.rand(()) < 0.5)
 
 # %% ../nbs/01_data.ipynb #8010de98
 def cache_root(name:str, # dataset name, e.g. 'ade20k' or 'scenes'
@@ -399,7 +400,7 @@ class CacheDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         rec = self.data[i]
         dep = None if self.depth is None else decode_depth(self.depth[i])
-        return _item(rec['image'], rec['label'], dep, self.ids[i], self.train and torch.rand(()) < 0.5)
+        return make_item(rec['image'], rec['label'], dep, self.ids[i], self.train and torch.rand(()) < 0.5)
 
     def arrays(self) -> dict:
         "The whole split in memory: `images` uint8 (N, S, S, 3), `labels` uint8 (N, S, S), `depth` float32 (N, S, S) or None, `ids`."

@@ -24,7 +24,7 @@ from torchvision.models import resnet18
 from tqdm.auto import tqdm
 from .core import (DownloadError, atomic_torch_save, default_device, depth_to_target, download, dsg_home,
                                      tensor_to_image, target_to_disparity)
-from .data import (CacheDataset, DataError, DepthWriter, _square_box, cache_paths, decode_depth, depth_path,
+from .data import (CacheDataset, DataError, DepthWriter, square_box, cache_paths, decode_depth, depth_path,
                                      depth_sources, read_depth)
 
 # %% ../nbs/02_pseudo_depth.ipynb #665909ce
@@ -326,7 +326,7 @@ def _photo(source, i:int) -> tuple:
     try:
         with Image.open(path) as im: img = np.asarray(im.convert('RGB'))
     except OSError as e: raise DataError(f'{path}: cannot read image ({e})') from e
-    return img, _square_box(img.shape[1], img.shape[0], source.resize)
+    return img, square_box(img.shape[1], img.shape[0], source.resize)
 
 # %% ../nbs/02_pseudo_depth.ipynb #f11e4c7e
 def make_pseudo_depth(teacher:DepthTeacher, # names the file and maps images to targets

@@ -20,7 +20,7 @@ __all__ = ['WALL', 'BUILDING', 'SKY', 'FLOOR', 'TREE', 'CEILING', 'ROAD', 'BED',
 import numpy as np
 import torch
 from .core import depth_to_target
-from .data import (ADE20K, CacheDataset, DataError, _item, build_cache, cache_root, depth_path,
+from .data import (ADE20K, CacheDataset, DataError, make_item, build_cache, cache_root, depth_path,
                                      depth_sources, show_item)
 
 # %% ../nbs/01a_scenes.ipynb #fa94e38c
@@ -540,7 +540,7 @@ class Scenes(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         r = self.render([i])
-        return _item(r['image'][0], r['label'][0], depth_to_target(torch.from_numpy(r['depth'][0])), self.ids[i],
+        return make_item(r['image'][0], r['label'][0], depth_to_target(torch.from_numpy(r['depth'][0])), self.ids[i],
                      self.train and torch.rand(()) < 0.5)
 
 # %% ../nbs/01a_scenes.ipynb #41c6a176

@@ -1,6 +1,6 @@
 """`dsg_train` in its own process: a tiny Stage-1 run stopped halfway and resumed ends with the same weights as one run
 straight through; Stage 2 then trains on the depth that run generates; a finished run folder is not overwritten."""
-import os, subprocess, sys, tempfile
+import os, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +20,7 @@ class _Scenes:
 
 
 def _cli(*args):
-    exe = Path(sys.executable).parent/'dsg_train'
-    if not exe.exists():   # not installed as a console script yet: the same two lines pip's wrapper runs
-        exe = Path(tempfile.gettempdir())/'dsg_train_entry.py'
-        exe.write_text('import sys\nfrom depth_semantic_gan.stage2 import dsg_train\nsys.exit(dsg_train())\n')
-    cmd = [str(exe)] if exe.suffix != '.py' else [sys.executable, str(exe)]
+    cmd = [str(Path(sys.executable).parent/'dsg_train')]   # the console script `pip install -e .` made
     env = {**os.environ, 'DSG_DEVICE': 'cpu', 'OMP_NUM_THREADS': '1'}
     return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=env, timeout=600)
 
