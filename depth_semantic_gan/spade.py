@@ -24,13 +24,13 @@ from torch.nn.utils import parametrize
 def one_hot_labels(label:torch.Tensor, # int (B, H, W) or (B, 1, H, W) class ids
                    n_classes:int=151, # channels of the one-hot (ids 0..n_classes-1)
                    dtype=torch.float32, # dtype of the result
+                   check:bool=True, # check the id range (two host syncs); a trainer that validated its data once passes False
                   ) -> torch.Tensor: # (B, n_classes, H, W)
     "One-hot encode a batch of label maps, checking that every id is in range."
     if label.ndim == 4 and label.shape[1] == 1: label = label[:, 0]
     if label.ndim != 3: raise ValueError(f'label must be (B, H, W) or (B, 1, H, W), got shape {tuple(label.shape)}')
     if label.is_floating_point(): raise TypeError(f'label must hold integer class ids, got {label.dtype}')
-    lo, hi = int(label.min()), int(label.max())
-    if lo < 0 or hi >= n_classes:
+    if check and (int(label.min()) < 0 or int(label.max()) >= n_classes):
         bad = torch.unique(label[(label < 0) | (label >= n_classes)])[:10].tolist()
         raise ValueError(f'label ids must be in 0..{n_classes - 1}, found {bad} (n_classes={n_classes})')
     return F.one_hot(label.long(), n_classes).permute(0, 3, 1, 2).to(dtype, memory_format=torch.contiguous_format)
@@ -39,9 +39,10 @@ def one_hot_labels(label:torch.Tensor, # int (B, H, W) or (B, 1, H, W) class ids
 def semantic_input(label:torch.Tensor, # int (B, H, W) class ids
                    extra:torch.Tensor|None=None, # optional (B, C, H, W) extra channels, e.g. Stage-2 depth in [-1, 1]
                    n_classes:int=151, # one-hot channels
+                   check:bool=True, # check the id range (see `one_hot_labels`)
                   ) -> torch.Tensor: # (B, n_classes + C, H, W)
     "The generator/discriminator condition: label one-hot, then the extra channels."
-    oh = one_hot_labels(label, n_classes)
+    oh = one_hot_labels(label, n_classes, check=check)
     if extra is None: return oh
     if extra.ndim != 4 or extra.shape[0] != oh.shape[0] or extra.shape[-2:] != oh.shape[-2:]:
         raise ValueError(f'extra must be (B, C, H, W) = ({oh.shape[0]}, C, {oh.shape[2]}, {oh.shape[3]}), got {tuple(extra.shape)}')
@@ -130,7 +131,7 @@ class SPADE(nn.Module):
 
     def modulation(self, x, seg):
         "`(gamma, beta)`, each (B, norm_nc, H, W) at the size of `x`."
-        seg = F.interpolate(seg, size=x.shape[-2:], mode='nearest')  # (B, label_nc, H, W)
+        if seg.shape[-2:] != x.shape[-2:]: seg = F.interpolate(seg, size=x.shape[-2:], mode='nearest')  # (B, label_nc, H, W)
         actv = self.mlp_shared(seg)                                  # (B, hidden, H, W)
         return self.mlp_gamma(actv), self.mlp_beta(actv)
 
@@ -262,10 +263,13 @@ class SPADEGenerator(nn.Module):
 
     def forward(self, seg): # (B, seg_nc, H, W) condition
         x = self.fc(F.interpolate(seg, size=(self.sh, self.sw), mode='nearest'))  # (B, 16ngf, sh, sw)
-        x = self.head_0(x, seg)
+        s = F.interpolate(seg, size=x.shape[-2:], mode='nearest')  # condition at the feature size: resized once per size,
+        x = self.head_0(x, s)                                       # not in each of the blocks' SPADE layers
         for name, up in zip(_G_BLOCKS, self.ups):
-            if up: x = F.interpolate(x, scale_factor=2, mode='nearest')
-            x = getattr(self, name)(x, seg)                                        # (B, C, h, w)
+            if up:
+                x = F.interpolate(x, scale_factor=2, mode='nearest')
+                s = F.interpolate(seg, size=x.shape[-2:], mode='nearest')          # (B, seg_nc, h, w)
+            x = getattr(self, name)(x, s)                                          # (B, C, h, w)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))                     # (B, out_nc, sh*2**num_up, sw*2**num_up)
 
 # %% ../nbs/03_spade.ipynb #fbb4ea58

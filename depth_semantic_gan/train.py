@@ -369,7 +369,8 @@ def get_batch(self:GANTrainer,
     flip = None
     if idx is None: idx, flip = next(self.sampler)
     b = data.batch(torch.as_tensor(idx), flip)
-    cond = semantic_input(b['label_ids'], b['depth'] if self.cfg.spec.cond_depth else None, self.cfg.label_nc)
+    cond = semantic_input(b['label_ids'], b['depth'] if self.cfg.spec.cond_depth else None, self.cfg.label_nc,
+                          check=False)   # ids were checked once in `check_data`: no host sync per step
     b['cond'] = cond.contiguous(memory_format=self.mem_fmt)                               # (B, label_nc [+1], S, S)
     b['real'] = b['depth'] if self.cfg.spec.target == 'depth' else b['image']           # (B, 1 or 3, S, S)
     return b
