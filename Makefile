@@ -7,16 +7,22 @@ VENV       := .venv
 BIN        := $(VENV)/bin
 TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 STAMP      := $(VENV)/.installed
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test env readme
+.PHONY: demo test env readme browser
 demo: $(STAMP)
-	$(BIN)/dsg_env
+	$(BIN)/dsg_demo --preset quick
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python tools/check_sync.py
 	$(BIN)/python -m pytest
 
 env: $(STAMP)
+
+# The browser test drives Debian's Chromium (Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+	  { echo "installing Debian chromium for the browser test"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py

@@ -125,7 +125,9 @@ def fid_inception(device=None, # where to run it; default `default_device()`
     if str(device) not in _FID_NETS:
         install_inception_weights()
         from pytorch_fid.inception import InceptionV3
-        _FID_NETS[str(device)] = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval().to(device)
+        net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval().to(device)
+        # NHWC on the CPU: 1.7x faster on the 2-core dev machine, same features to float32 rounding
+        _FID_NETS[str(device)] = net.to(memory_format=torch.channels_last) if device.type == 'cpu' else net
     return _FID_NETS[str(device)]
 
 # %% ../nbs/06_fid.ipynb #a83a1bcb
@@ -160,6 +162,8 @@ def _batches(images, batch_size):
             for i in range(0, len(b), batch_size): yield b[i:i + batch_size]
 
 # %% ../nbs/06_fid.ipynb #d0c18a08
+def _nhwc(x, on): return x.contiguous(memory_format=torch.channels_last) if on else x
+
 @torch.no_grad()
 def inception_features(images, # batch (tensor (N,3,H,W) uint8 / [-1,1], or uint8 array (N,H,W,3)) or iterable of batches
                        model:torch.nn.Module=None, # default `fid_inception(device)`
@@ -170,7 +174,8 @@ def inception_features(images, # batch (tensor (N,3,H,W) uint8 / [-1,1], or uint
     model = model if model is not None else fid_inception(device)
     if model.training: raise ValueError('the FID network must be in eval mode (call .eval()): batch norm would use batch statistics')
     dev = next(model.parameters()).device
-    out = [model(to_fid_input(b.to(dev, non_blocking=True)))[0].flatten(1).double().cpu() for b in _batches(images, batch_size)]
+    cl = next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and dev.type == 'cpu'
+    out = [model(_nhwc(to_fid_input(b.to(dev, non_blocking=True)), cl))[0].flatten(1).double().cpu() for b in _batches(images, batch_size)]
     if not out: raise ValueError('no images to compute features of')
     return torch.cat(out).numpy()
 

@@ -1,0 +1,47 @@
+"""`dsg_demo` in processes of its own: killed in the middle of Stage 2, then run again, it resumes and finishes.
+
+Uses the `tiny` preset with more steps (so that there is a middle to kill in) in a temporary run folder.
+"""
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = [sys.executable, '-c', 'from depth_semantic_gan.results import dsg_demo; dsg_demo()']
+
+def _demo(run, *extra, **kw):
+    return subprocess.Popen([*DEMO, '--preset', 'tiny', '--steps', '30', '--run', str(run), *extra], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'}, **kw)
+
+def test_demo_killed_then_resumed(tmp_path):
+    run = tmp_path/'tiny'
+    p = _demo(run)
+    ck = run/'stage2_d32_s0'/'last.pt'
+    t0 = time.time()
+    while not ck.exists():                                   # first Stage-2 checkpoint: the run is in the middle
+        assert p.poll() is None, f'dsg_demo ended early:\n{p.stdout.read()[-3000:]}'
+        assert time.time() - t0 < 300, 'no Stage-2 checkpoint after 300 s'
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert torch.load(ck, map_location='cpu', weights_only=True)['step'] < 30
+    assert not (run/'report.md').exists()
+
+    out = _demo(run).communicate(timeout=600)[0]
+    assert '[stage1] stage1_32_s0: done before' in out and '[stage1] stage1_32_s1: done before' in out, out[-3000:]
+    assert '[stage2] stage2_d32_s0: resumed at step' in out, out[-3000:]
+    assert (run/'report.md').exists() and (run/'report.html').exists()
+    report = (run/'report.md').read_text()
+    assert 'stage2_d32_s0 30' in report                      # the resumed model reached its last step
+
+    again = _demo(run).communicate(timeout=600)[0]           # a third call: nothing left but the report
+    assert again.count('done before') == 8, again[-3000:]    # 2 seeds × (Stage 1, Stage 2, baseline, evaluation)
+    assert '[eval] seed 0: done before' in again
+
+def test_demo_rejects_other_preset_in_same_folder(tmp_path):
+    run = tmp_path/'tiny'
+    first = _demo(run, '--until', 'data').communicate(timeout=300)[0]
+    assert (run/'preset.json').exists(), first[-2000:]
+    p = subprocess.run([*DEMO, '--preset', 'tiny', '--steps', '31', '--run', str(run)], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode != 0 and "'steps': (30, 31)" in p.stderr, p.stderr[-2000:]
