@@ -1,6 +1,6 @@
 """Write README.md from nbs/index.ipynb (Quarto is not available here, so this replaces `nbdev_readme`).
 
-Markdown cells are copied as they are; code cells become ```python blocks followed by their text output;
+Markdown cells are copied as they are (image links into nbs/images/ are made relative to the top level); code cells become ```python blocks followed by their text output;
 cells marked `#| hide` are left out. Usage: python tools/make_readme.py [--check]
 """
 import json, sys
@@ -24,7 +24,7 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
     for cell in nb['cells']:
         src = _src(cell).strip()
         if not src: continue
-        if cell['cell_type'] == 'markdown': blocks.append(src); continue
+        if cell['cell_type'] == 'markdown': blocks.append(src.replace('](images/', '](nbs/images/')); continue  # README sits above nbs/
         lines = src.splitlines()
         if any(l.replace(' ', '').startswith(('#|hide', '#|export')) for l in lines): continue
         code = '\n'.join(l for l in lines if not l.replace(' ', '').startswith('#|')).strip()
