@@ -11,7 +11,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, scipy; print('torch', torch.__version__, 'scipy', scipy.__version__)" | tee -a "$OUT/gpu.txt"
 check() { local name=$1 limit=$2; shift 2; echo "== $name (limit ${limit}s): $*"; local t0=$SECONDS
           timeout "$limit" "$@" > "$OUT/$name.log" 2>&1; echo "rc=$? after $((SECONDS - t0)) s" | tee -a "$OUT/$name.log"; tail -25 "$OUT/$name.log"; }
-check train_step ${T_TRAIN:-240} python3 benchmarks/train_gpu_check.py
+check train_step ${T_TRAIN:-300} python3 benchmarks/train_step.py --compile --profile
 check fid_speed ${T_FID:-150} python3 benchmarks/fid_speed.py --n 2000 --weights random
 check spade_compile ${T_SPADE:-150} python3 benchmarks/spade_gpu_check.py --batch 64 --crop 64 --extra-nc 1
 check pseudo_depth ${T_DEPTH:-60} python3 benchmarks/pseudo_depth_gpu.py

@@ -10,8 +10,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'SPADE', 'SPADEResnetBlock', 'GeneratorConfig',
-           'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator', 'MultiscaleDiscriminator', 'discriminate',
-           'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss', 'vgg19_weights_in_cache', 'VGGLoss',
+           'DiscriminatorConfig', 'resize_nearest', 'SPADEGenerator', 'NLayerDiscriminator', 'MultiscaleDiscriminator',
+           'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss', 'vgg19_weights_in_cache', 'VGGLoss',
            'forward_flops']
 
 # %% ../nbs/03_spade.ipynb #f16093c8
@@ -227,6 +227,15 @@ def _upsample_plan(num_up:int) -> tuple:
     for i in [0, 2, 3, 4, 5][:5 - num_up]: plan[i] = False
     return tuple(plan)
 
+# %% ../nbs/03_spade.ipynb #73b413e4
+def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
+                   size, # (h, w) target size
+                  ) -> torch.Tensor:
+    "`F.interpolate(seg, size, mode='nearest')`, as a strided view (no copy) when `size` divides the input size."
+    h, w = seg.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0: return seg[..., ::h // size[0], ::w // size[1]]
+    return F.interpolate(seg, size=tuple(size), mode='nearest')
+
 # %% ../nbs/03_spade.ipynb #9e91fcbd
 class SPADEGenerator(nn.Module):
     "SPADE generator: condition map (one-hot + extra channels) -> `out_nc`-channel image in [-1, 1]."
@@ -262,13 +271,13 @@ class SPADEGenerator(nn.Module):
         self.conv_img = _conv(final_nc, out_nc, 3, init_gain=init_gain)
 
     def forward(self, seg): # (B, seg_nc, H, W) condition
-        x = self.fc(F.interpolate(seg, size=(self.sh, self.sw), mode='nearest'))  # (B, 16ngf, sh, sw)
-        s = F.interpolate(seg, size=x.shape[-2:], mode='nearest')  # condition at the feature size: resized once per size,
+        x = self.fc(resize_nearest(seg, (self.sh, self.sw)))        # (B, 16ngf, sh, sw)
+        s = resize_nearest(seg, x.shape[-2:])                       # condition at the feature size: resized once per size,
         x = self.head_0(x, s)                                       # not in each of the blocks' SPADE layers
         for name, up in zip(_G_BLOCKS, self.ups):
             if up:
                 x = F.interpolate(x, scale_factor=2, mode='nearest')
-                s = F.interpolate(seg, size=x.shape[-2:], mode='nearest')          # (B, seg_nc, h, w)
+                s = resize_nearest(seg, x.shape[-2:])                              # (B, seg_nc, h, w)
             x = getattr(self, name)(x, s)                                          # (B, C, h, w)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))                     # (B, out_nc, sh*2**num_up, sw*2**num_up)
 
