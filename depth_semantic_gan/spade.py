@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'SPADE', 'SPADEResnetBlock', 'GeneratorConfig',
-           'DiscriminatorConfig', 'resize_nearest', 'SPADEGenerator', 'NLayerDiscriminator', 'MultiscaleDiscriminator',
+__all__ = ['one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE', 'SPADEResnetBlock',
+           'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator', 'MultiscaleDiscriminator',
            'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss', 'vgg19_weights_in_cache', 'VGGLoss',
            'forward_flops']
 
@@ -105,6 +105,15 @@ def spectral_norm(conv:nn.Module, # a convolution whose `weight` gets spectral n
     conv.register_load_state_dict_pre_hook(_sn_load_hook)
     return conv
 
+# %% ../nbs/03_spade.ipynb #73b413e4
+def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
+                   size, # (h, w) target size
+                  ) -> torch.Tensor:
+    "`F.interpolate(seg, size, mode='nearest')`, as a strided view (no copy) when `size` divides the input size."
+    h, w = seg.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0: return seg[..., ::h // size[0], ::w // size[1]]
+    return F.interpolate(seg, size=tuple(size), mode='nearest')
+
 # %% ../nbs/03_spade.ipynb #5d7feb44
 def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02) -> nn.Conv2d:
     "A `k`x`k` conv with the reference initialisation: Xavier-normal weights (gain `init_gain`), zero bias."
@@ -131,7 +140,7 @@ class SPADE(nn.Module):
 
     def modulation(self, x, seg):
         "`(gamma, beta)`, each (B, norm_nc, H, W) at the size of `x`."
-        if seg.shape[-2:] != x.shape[-2:]: seg = F.interpolate(seg, size=x.shape[-2:], mode='nearest')  # (B, label_nc, H, W)
+        if seg.shape[-2:] != x.shape[-2:]: seg = resize_nearest(seg, x.shape[-2:])  # (B, label_nc, H, W)
         actv = self.mlp_shared(seg)                                  # (B, hidden, H, W)
         return self.mlp_gamma(actv), self.mlp_beta(actv)
 
@@ -226,15 +235,6 @@ def _upsample_plan(num_up:int) -> tuple:
     plan = [True, False, True, True, True, True]        # 'normal': 5 upsamplings
     for i in [0, 2, 3, 4, 5][:5 - num_up]: plan[i] = False
     return tuple(plan)
-
-# %% ../nbs/03_spade.ipynb #73b413e4
-def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
-                   size, # (h, w) target size
-                  ) -> torch.Tensor:
-    "`F.interpolate(seg, size, mode='nearest')`, as a strided view (no copy) when `size` divides the input size."
-    h, w = seg.shape[-2:]
-    if h % size[0] == 0 and w % size[1] == 0: return seg[..., ::h // size[0], ::w // size[1]]
-    return F.interpolate(seg, size=tuple(size), mode='nearest')
 
 # %% ../nbs/03_spade.ipynb #9e91fcbd
 class SPADEGenerator(nn.Module):
