@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #034afdac
 from __future__ import annotations
-import contextlib, hashlib, http.server, os, platform, random, socketserver, sys, tempfile, threading, urllib.error, urllib.request
+import contextlib, hashlib, http.server, json, os, platform, random, socketserver, sys, tempfile, threading
+import urllib.error, urllib.request
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['in_test', 'test_size', 'default_device', 'seed_everything', 'atomic_write', 'atomic_torch_save', 'DownloadError',
-           'file_hash', 'download', 'serve_folder', 'image_to_tensor', 'tensor_to_image', 'depth_to_target',
-           'target_to_disparity', 'dsg_home', 'env_report', 'dsg_env']
+__all__ = ['in_test', 'test_size', 'default_device', 'seed_everything', 'atomic_write', 'atomic_torch_save', 'clean_tmp',
+           'FolderBusy', 'folder_lock', 'DownloadError', 'file_hash', 'download', 'serve_folder', 'image_to_tensor',
+           'tensor_to_image', 'depth_to_target', 'target_to_disparity', 'dsg_home', 'env_report', 'dsg_env']
 
 # %% ../nbs/00_core.ipynb #2ac7fd8e
 import numpy as np
@@ -43,6 +44,10 @@ def seed_everything(seed:int # seed for Python, NumPy and torch (all devices)
     return torch.Generator().manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #e9c57521
+def _umask() -> int:
+    m = os.umask(0); os.umask(m)
+    return m
+
 @contextlib.contextmanager
 def atomic_write(path, # final file name
                  mode='wb', # `open` mode of the temporary file
@@ -51,6 +56,7 @@ def atomic_write(path, # final file name
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())   # the mode `open` would give (mkstemp makes 0600)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
@@ -66,6 +72,38 @@ def atomic_torch_save(obj, # anything `torch.save` accepts
     "`torch.save` through `atomic_write`."
     with atomic_write(path) as f: torch.save(obj, f)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #5c25d8f6
+def clean_tmp(folder, # folder to tidy (not recursive)
+             ) -> list:
+    "Delete the temporary files of interrupted `atomic_write`s in `folder`; returns their names."
+    gone = []
+    for p in Path(folder).glob('.*.tmp'):
+        with contextlib.suppress(FileNotFoundError): p.unlink(); gone.append(p.name)
+    return sorted(gone)
+
+# %% ../nbs/00_core.ipynb #218ebc45
+class FolderBusy(RuntimeError):
+    "Another process holds the folder's lock."
+
+@contextlib.contextmanager
+def folder_lock(folder, # folder to lock (created if missing)
+                what:str='folder', # what the folder is, for the message ('run folder', 'cache', ...)
+               ):
+    "Hold an exclusive advisory lock on `folder` (POSIX `flock` on `folder/.lock`) for the `with` block."
+    import fcntl
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    path = folder/'.lock'
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors='replace').strip() or 'unknown'
+            raise FolderBusy(f'{what} {folder} is in use by another process (PID {pid}); wait for it to finish or '
+                             f'stop it, then run again') from None
+        os.ftruncate(fd, 0); os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        yield path
+    finally: os.close(fd)   # closing the descriptor releases the lock
 
 # %% ../nbs/00_core.ipynb #86ebcea1
 class DownloadError(RuntimeError):
@@ -90,6 +128,25 @@ def _check_hash(path, md5, sha1):
                                 f'expected. Delete it and download again.')
 
 # %% ../nbs/00_core.ipynb #2f4488bf
+def _validator(resp) -> str|None:
+    "What identifies this version of the file on the server (a strong ETag, else Last-Modified), for `If-Range`."
+    etag = resp.headers.get('ETag')
+    return etag if etag and not etag.startswith('W/') else resp.headers.get('Last-Modified')
+
+def _resume_from(url, part, meta, verified) -> tuple:
+    "`(bytes kept, request headers)` for continuing `part`: only when the server can tell it is the same file, or a hash will."
+    if not part.exists(): return 0, {}
+    try: st = json.loads(meta.read_text())
+    except (OSError, ValueError): st = None
+    st = st if isinstance(st, dict) and st.get('url') == url else {}
+    have = part.stat().st_size
+    if st.get('validator'): return have, {'Range': f'bytes={have}-', 'If-Range': st['validator']}
+    if verified: return have, {'Range': f'bytes={have}-'}   # the hash check will catch a stale part
+    print(f'{part}: a partial download that nothing can verify (no hash given, no server validator recorded): '
+          f'starting {url} again', file=sys.stderr)
+    return 0, {}
+
+# %% ../nbs/00_core.ipynb #2d987f21
 def download(url:str, # address to fetch
              dest, # final file name
              md5:str=None, # expected MD5 of the whole file, if known
@@ -103,10 +160,9 @@ def download(url:str, # address to fetch
     if dest.exists():
         _check_hash(dest, md5, sha1); return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + '.part')
-    have = part.stat().st_size if part.exists() else 0
-    req = urllib.request.Request(url, headers={'Range': f'bytes={have}-'} if have else {})
-    try: resp = urllib.request.urlopen(req, timeout=timeout)
+    part, meta = dest.with_name(dest.name + '.part'), dest.with_name(dest.name + '.part.json')
+    have, headers = _resume_from(url, part, meta, bool(md5 or sha1))
+    try: resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code == 416 and have: resp = None   # the part file already holds everything
         else: raise DownloadError(f'Downloading {url} failed: HTTP {e.code} {e.reason}.') from e
@@ -116,7 +172,9 @@ def download(url:str, # address to fetch
                             + '; it is then used as is.') from e
     if resp is not None:
         with resp:
-            if have and resp.status != 206: have = 0   # server ignored the Range header: start again
+            if have and resp.status != 206: have = 0   # the server sent the whole file (no ranges, or it changed)
+            if not have:
+                with atomic_write(meta, 'w') as f: json.dump({'url': url, 'validator': _validator(resp)}, f)
             total = resp.length + have if resp.length is not None else None
             with open(part, 'ab' if have else 'wb') as f, tqdm(total=total, initial=have, unit='B', unit_scale=True,
                                                                desc=desc or dest.name, disable=None if progress else True) as bar:
@@ -127,8 +185,8 @@ def download(url:str, # address to fetch
                                     f'run again to resume from {part}.')
     try: _check_hash(part, md5, sha1)
     except DownloadError:
-        part.unlink(); raise
-    os.replace(part, dest)
+        part.unlink(); meta.unlink(missing_ok=True); raise
+    os.replace(part, dest); meta.unlink(missing_ok=True)
     return dest
 
 # %% ../nbs/00_core.ipynb #88be287b
@@ -138,14 +196,17 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         rng = self.headers.get('Range')
         path = Path(self.translate_path(self.path))
         if not rng or not path.is_file(): return super().send_head()
-        size = path.stat().st_size
+        st = path.stat()
+        if (cond := self.headers.get('If-Range')) and cond != self.date_time_string(st.st_mtime):
+            return super().send_head()   # the file changed since: send all of it
         start = int(rng.split('=')[1].split('-')[0])
-        if start >= size:
+        if start >= st.st_size:
             self.send_error(416); return None
         f = open(path, 'rb'); f.seek(start)
         self.send_response(206)
-        self.send_header('Content-Range', f'bytes {start}-{size-1}/{size}')
-        self.send_header('Content-Length', str(size - start)); self.end_headers()
+        self.send_header('Content-Range', f'bytes {start}-{st.st_size-1}/{st.st_size}')
+        self.send_header('Last-Modified', self.date_time_string(st.st_mtime))
+        self.send_header('Content-Length', str(st.st_size - start)); self.end_headers()
         return f
     def copyfile(self, src, dst):
         n = 0
