@@ -89,6 +89,7 @@ class FolderBusy(RuntimeError):
 @contextlib.contextmanager
 def folder_lock(folder, # folder to lock (created if missing)
                 what:str='folder', # what the folder is, for the message ('run folder', 'cache', ...)
+                wait:bool=False, # wait (saying so on stderr) until the holder is done, instead of raising `FolderBusy`
                ):
     "Hold an exclusive advisory lock on `folder` (POSIX `flock` on `folder/.lock`) for the `with` block."
     import fcntl
@@ -99,8 +100,15 @@ def folder_lock(folder, # folder to lock (created if missing)
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors='replace').strip() or 'unknown'
-            raise FolderBusy(f'{what} {folder} is in use by another process (PID {pid}); wait for it to finish or '
-                             f'stop it, then run again') from None
+            if wait and pid == str(os.getpid()):   # another `folder_lock` of this process: waiting would never end
+                raise FolderBusy(f'{what} {folder} is already locked by this process (PID {pid}); '
+                                 f'waiting for it would never end') from None
+            if not wait:
+                raise FolderBusy(f'{what} {folder} is in use by another process (PID {pid}); wait for it to finish or '
+                                 f'stop it, then run again') from None
+            print(f'{what} {folder} is in use by another process (PID {pid}); waiting for it to finish',
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0); os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
         yield path
     finally: os.close(fd)   # closing the descriptor releases the lock

@@ -4,16 +4,17 @@
 
 # %% ../nbs/01_data.ipynb #3417eb61
 from __future__ import annotations
-import hashlib, json, os, shutil, zipfile
+import contextlib, errno, hashlib, json, os, shutil, threading, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ADE_NAMES', 'ADE_PALETTE', 'ADE_CLASSES', 'NUM_CLASSES', 'SPLITS', 'ADE20K_URL', 'ADE20K_PAIRS', 'colorize',
-           'classes_present', 'colors_to_ids', 'DataError', 'square_box', 'read_image', 'read_label', 'ADE20KFiles',
-           'read_depth_map', 'make_item', 'ADE20K', 'cache_root', 'cache_dtype', 'cache_paths', 'depth_path',
-           'encode_depth', 'decode_depth', 'DepthWriter', 'depth_sources', 'read_depth', 'build_cache', 'CacheDataset',
-           'download_ade20k', 'prepare_ade20k', 'show_item']
+__all__ = ['ADE_NAMES', 'ADE_PALETTE', 'ADE_CLASSES', 'NUM_CLASSES', 'SPLITS', 'ADE20K_URL', 'ADE20K_SHA1', 'ADE20K_PAIRS',
+           'ADE20K_MAX_BYTES', 'colorize', 'classes_present', 'colors_to_ids', 'DataError', 'square_box', 'to_8bit',
+           'read_image', 'read_label', 'ADE20KFiles', 'read_depth_map', 'make_item', 'ADE20K', 'cache_root',
+           'cache_dtype', 'cache_paths', 'depth_path', 'encode_depth', 'decode_depth', 'cache_lock', 'open_reserved',
+           'DepthWriter', 'depth_sources', 'read_depth', 'build_cache', 'CacheDataset', 'download_ade20k',
+           'prepare_ade20k', 'show_item']
 
 # %% ../nbs/01_data.ipynb #6b6df6a1
 import numpy as np
@@ -21,6 +22,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 from .core import atomic_write, depth_to_target, download, dsg_home, image_to_tensor, test_size
+from .core import clean_tmp, folder_lock
 
 # %% ../nbs/01_data.ipynb #0b869aeb
 def _load_classes():
@@ -96,6 +98,13 @@ def square_box(w, h, resize):
         return (x, y, x + s, y + s)
     raise ValueError(f"resize must be 'stretch' or 'crop', got {resize!r}")
 
+def to_8bit(im:Image.Image) -> Image.Image:
+    "16-bit (`I;16*`) or 32-bit (`I`) greyscale -> 8-bit `L`, the full range onto 0..255; other modes unchanged."
+    if not im.mode.startswith('I'): return im
+    a = np.asarray(im).astype(np.float64)
+    sixteen = im.mode.startswith('I;16') or (a.size and a.min() >= 0 and a.max() <= 65535)   # Pillow's `I` may hold 16
+    return Image.fromarray(np.round(a.clip(0, None) / (257 if sixteen else 16843009)).clip(0, 255).astype(np.uint8))
+
 def read_image(path, # JPEG/PNG file
                size:int, # output side
                resize:str='stretch', # 'stretch' (reference: whole image to a square) or 'crop' (central square)
@@ -111,7 +120,7 @@ def read_image(path, # JPEG/PNG file
                 im.draft('RGB', (int(w / sc), int(h / sc)))
             rx, ry = im.size[0] / w, im.size[1] / h   # draft may have shrunk by 2, 4 or 8
             box = (box[0] * rx, box[1] * ry, min(box[2] * rx, im.size[0]), min(box[3] * ry, im.size[1]))
-            im = im.convert('RGB').resize((size, size), Image.BICUBIC, box=box)
+            im = to_8bit(im).convert('RGB').resize((size, size), Image.BICUBIC, box=box)   # `convert` clips 16 bits
             return np.asarray(im)
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f'{path}: cannot read image ({e})') from e
@@ -246,6 +255,69 @@ def decode_depth(u16, # uint16 array or tensor
     "uint16 -> Stage-1 target float32 in [-1, 1]."
     return torch.as_tensor(np.asarray(u16, dtype=np.float32)).div_(32767.5).sub_(1)
 
+# %% ../nbs/01_data.ipynb #2638618a
+_HELD, _HELD_GUARD = {}, threading.Lock()   # cache folders this process locked: path -> [holders, lock, thread lock]
+
+def _hold(root) -> Path:
+    "Take the lock of cache folder `root`, waiting while another process holds it; re-entrant within this process."
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    key = root.resolve()
+    with _HELD_GUARD: e = _HELD.setdefault(key, [0, None, threading.Lock()])
+    with e[2]:
+        if not e[0]:
+            cm = folder_lock(root, 'cache folder', wait=True)
+            cm.__enter__()
+            e[1] = cm
+        e[0] += 1
+    return key
+
+def _release(key:Path):
+    "Give back one hold of `_hold`; the lock goes when the last one does."
+    e = _HELD[key]
+    with e[2]:
+        e[0] -= 1
+        if not e[0]:
+            e[1].__exit__(None, None, None)
+            e[1] = None
+
+@contextlib.contextmanager
+def cache_lock(root, # cache folder
+              ):
+    "Hold the write lock of a cache folder for the block (waits for another process's writer; re-entrant)."
+    key = _hold(root)
+    try: yield key
+    finally: _release(key)
+
+# %% ../nbs/01_data.ipynb #d4a73a83
+def _reserve(path):
+    "Allocate all of `path`'s disk blocks now, so that writes through a memory map cannot meet a full disk later."
+    if not hasattr(os, 'posix_fallocate'): return   # macOS, Windows: nothing to reserve with
+    fd = os.open(path, os.O_RDWR)
+    try: os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL): raise   # a file system that cannot: go on
+    finally: os.close(fd)
+
+def open_reserved(path, # `.npy` file
+                  dtype=None, # with `shape`: create a new file of these records...
+                  shape=None, # ...and this shape; without: open the existing file for writing
+                 ) -> np.memmap:
+    "`np.lib.format.open_memmap` (new `w+`, existing `r+`), disk space reserved (full disk: `OSError` naming it)."
+    path, new = Path(path), shape is not None
+    try:
+        arr = np.lib.format.open_memmap(path, 'w+', dtype, shape) if new else np.lib.format.open_memmap(path, 'r+')
+        _reserve(path)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT): raise
+        need = path.stat().st_size if path.exists() else int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if new: path.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        raise OSError(e.errno, f'{path}: not enough disk space: the file needs {need:,} bytes '
+                      f'({need / 2**20:.1f} MiB) and {free:,} bytes are free; free some space and run again'
+                      + ('' if new else ' (it resumes where it stopped)')) from e
+    return arr
+
 # %% ../nbs/01_data.ipynb #e0ff4479
 class DepthWriter:
     "Resumable writer of one cache depth file: `write(start, targets)` in order; published when all N items are in."
@@ -253,24 +325,36 @@ class DepthWriter:
                  source:str, # depth source name ('exact', a teacher name, 'stage1-<run>')
                  n:int=None, # number of items (default: from the split's ids file)
                 ):
-        self.final = depth_path(root, split, size, source)
+        self.root, self.final = Path(root), depth_path(root, split, size, source)
         self.partial = self.final.with_name(self.final.stem + '.partial.npy')
         self.progress = self.final.with_name(self.final.stem + '.progress.json')
         if n is None: n = len(json.loads(cache_paths(root, split, size)['ids'].read_text()))
-        self.n, self.size, self.arr = n, size, None
-        if self.final.exists(): self.done = n; return
-        state = json.loads(self.progress.read_text()) if self.progress.exists() else None
-        if state and (state['n'], state['size']) == (n, size) and self.partial.exists():
-            self.arr, self.done = np.lib.format.open_memmap(self.partial, 'r+'), state['done']
-        else:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            self.arr = np.lib.format.open_memmap(self.partial, 'w+', np.uint16, (n, size, size))
-            self.done = 0; self._record()
+        self.n, self.size, self.arr, self.done, self._key = n, size, None, n, None
+        if self.final.exists(): return
+        self._key = _hold(root)   # the cache folder's lock, held until `close` (or until the writer is collected)
+        try:
+            if self.final.exists(): return self._unlock()   # another process finished it while this one waited
+            state = json.loads(self.progress.read_text()) if self.progress.exists() else None
+            if state and (state['n'], state['size']) == (n, size) and self.partial.exists():
+                self.arr, self.done = open_reserved(self.partial), state['done']
+            else:
+                self.arr, self.done = open_reserved(self.partial, np.uint16, (n, size, size)), 0
+                self._record()
+        except BaseException:
+            self._unlock()
+            raise
 
     @property
     def complete(self) -> bool: return self.done == self.n
     def _record(self):
         with atomic_write(self.progress, 'w') as f: json.dump({'n': self.n, 'size': self.size, 'done': self.done}, f)
+    def _unlock(self):
+        if self._key is not None:
+            _release(self._key)
+            self._key = None
+    def __del__(self):
+        try: self._unlock()
+        except Exception: pass   # at interpreter exit; the kernel drops the lock with the process anyway
 
     def write(self, start:int, # index of the first item in `targets`
               targets, # Stage-1 targets (B, S, S) or (B, 1, S, S) in [-1, 1]
@@ -283,16 +367,18 @@ class DepthWriter:
         u = u.reshape(-1, self.size, self.size)
         if start > self.done: raise ValueError(f'{self.partial}: items 0..{self.done-1} are done, writing at {start} would leave a gap')
         if start + len(u) > self.n: raise ValueError(f'{self.partial}: items {start}..{start+len(u)-1} exceed N = {self.n}')
+        if self._key is None: self._key = _hold(self.root)   # written to again after `close`
         self.arr[start:start+len(u)] = u; self.arr.flush()
         self.done = max(self.done, start + len(u)); self._record()
         if self.complete: self.close()
 
     def close(self) -> Path:
-        "Publish the file if complete (else keep the partial file for resuming); returns the final path."
+        "Publish the file if complete (else keep the partial file for resuming), release the lock; returns its path."
         if self.arr is not None: self.arr.flush()
         if self.complete and not self.final.exists():
             self.arr = None
             os.replace(self.partial, self.final); self.progress.unlink()
+        self._unlock()
         return self.final
 
 # %% ../nbs/01_data.ipynb #767b9353
@@ -325,6 +411,12 @@ def _read_checked(source, i, size):
     return r
 
 # %% ../nbs/01_data.ipynb #826ed86d
+def _built(p:dict, ids:list) -> bool:
+    "Whether the split of `cache_paths` `p` is finished with these `ids`; raises if it holds other items."
+    if not p['data'].exists(): return False
+    if p['ids'].exists() and json.loads(p['ids'].read_text()) == ids: return True
+    raise FileExistsError(f'{p["data"]} holds other items than this source; delete it and {p["ids"].name} to rebuild')
+
 def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE20KFiles`)
                 root, # cache folder of the dataset (e.g. `cache_root('ade20k')`)
                 split:str, # split name in the cache ('train', 'val')
@@ -334,44 +426,51 @@ def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE2
                 workers:int=2, # decoding threads
                 progress:bool=True, # show a progress bar
                ) -> Path:
-    "Write `source` at `size` px into `root` (resumable, atomic); returns the `{split}_{size}.npy` path."
+    "Write `source` at `size` px into `root` (resumable, atomic, one writer per folder); returns `{split}_{size}.npy`."
     p, ids, n = cache_paths(root, split, size), list(source.ids), len(source)
     if len(ids) != n: raise ValueError(f'source has {n} items but {len(ids)} ids')
-    if p['data'].exists():
-        if p['ids'].exists() and json.loads(p['ids'].read_text()) == ids: return p['data']
-        raise FileExistsError(f'{p["data"]} holds other items than this source; delete it and {p["ids"].name} to rebuild')
-    key = {'n': n, 'size': size, 'ids': _ids_key(ids), 'depth_source': depth_source}
-    state = json.loads(p['progress'].read_text()) if p['progress'].exists() else {}
-    if {k: state.get(k) for k in key} == key and p['partial'].exists():
-        arr, done, has_depth = np.lib.format.open_memmap(p['partial'], 'r+'), state['done'], state['has_depth']
-    else:   # a fresh build: depth files of an earlier cache of this split and size would not match it
-        if stale := depth_sources(root, split, size):
-            raise FileExistsError(f'{depth_path(root, split, size, stale[0])} (and {len(stale)-1} more) belong to an earlier '
-                                  f'{split}_{size} cache that is gone; delete them before building a new one')
-        Path(root).mkdir(parents=True, exist_ok=True)
-        for f in Path(root).glob(f'{split}_{size}.depth_*.p*'): f.unlink()   # unfinished depth writes of that cache
-        with atomic_write(p['ids'], 'w') as f: json.dump(ids, f)
-        arr, done, has_depth = np.lib.format.open_memmap(p['partial'], 'w+', cache_dtype(size), (n,)), 0, None
-    dw = DepthWriter(root, split, size, depth_source, n) if has_depth else None
-    def record():
-        with atomic_write(p['progress'], 'w') as f: json.dump({**key, 'done': done, 'has_depth': has_depth}, f)
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=n, initial=done, desc=f'{split}_{size}', unit='img',
-                                                   disable=None if progress else True) as bar:
-        while done < n:
-            idx = range(done, min(done + chunk, n))
-            items = list(pool.map(lambda i: _read_checked(source, i, size), idx))
-            for i, r in zip(idx, items):
-                if has_depth is None: has_depth = r['depth'] is not None
-                if (r['depth'] is not None) != has_depth:
-                    raise DataError(f'item {i} ({ids[i]}) {"lacks" if has_depth else "has"} depth, unlike the items before it')
-            if has_depth:
-                dw = dw or DepthWriter(root, split, size, depth_source, n)
-                if not dw.complete: dw.write(idx.start, depth_to_target(torch.from_numpy(np.stack([r['depth'] for r in items]))))
-            arr['image'][idx.start:idx.stop] = np.stack([r['image'] for r in items])
-            arr['label'][idx.start:idx.stop] = np.stack([r['label'] for r in items])
-            arr.flush(); done = idx.stop; record(); bar.update(len(idx))
-    del arr
-    os.replace(p['partial'], p['data']); p['progress'].unlink()
+    if _built(p, ids): return p['data']   # finished before: nothing to write, no lock needed
+    with cache_lock(root):                 # another process writing this folder is waited for
+        clean_tmp(root)                    # temporary files of atomic writes killed mid-way
+        if _built(p, ids): return p['data']   # another process finished it while this one waited
+        key = {'n': n, 'size': size, 'ids': _ids_key(ids), 'depth_source': depth_source}
+        state = json.loads(p['progress'].read_text()) if p['progress'].exists() else {}
+        if {k: state.get(k) for k in key} == key and p['partial'].exists():
+            arr, done, has_depth = open_reserved(p['partial']), state['done'], state['has_depth']
+        else:   # a fresh build: depth files of an earlier cache of this split and size would not match it
+            if stale := depth_sources(root, split, size):
+                old = depth_path(root, split, size, stale[0])
+                raise FileExistsError(f'{old} (and {len(stale)-1} more) belong to an earlier {split}_{size} cache '
+                                      'that is gone; delete them before building a new one')
+            for f in Path(root).glob(f'{split}_{size}.depth_*.p*'): f.unlink()   # unfinished depth writes of it
+            with atomic_write(p['ids'], 'w') as f: json.dump(ids, f)
+            arr, done, has_depth = open_reserved(p['partial'], cache_dtype(size), (n,)), 0, None
+        dw = DepthWriter(root, split, size, depth_source, n) if has_depth else None
+        def record():
+            with atomic_write(p['progress'], 'w') as f: json.dump({**key, 'done': done, 'has_depth': has_depth}, f)
+        try:
+            with ThreadPoolExecutor(workers) as pool, tqdm(total=n, initial=done, desc=f'{split}_{size}', unit='img',
+                                                           disable=None if progress else True) as bar:
+                while done < n:
+                    idx = range(done, min(done + chunk, n))
+                    items = list(pool.map(lambda i: _read_checked(source, i, size), idx))
+                    for i, r in zip(idx, items):
+                        if has_depth is None: has_depth = r['depth'] is not None
+                        if (r['depth'] is not None) != has_depth:
+                            raise DataError(f'item {i} ({ids[i]}) {"lacks" if has_depth else "has"} depth, '
+                                            'unlike the items before it')
+                    if has_depth:
+                        dw = dw or DepthWriter(root, split, size, depth_source, n)
+                        if not dw.complete:
+                            dep = torch.from_numpy(np.stack([r['depth'] for r in items]))
+                            dw.write(idx.start, depth_to_target(dep))
+                    arr['image'][idx.start:idx.stop] = np.stack([r['image'] for r in items])
+                    arr['label'][idx.start:idx.stop] = np.stack([r['label'] for r in items])
+                    arr.flush(); done = idx.stop; record(); bar.update(len(idx))
+        finally:
+            if dw is not None: dw.close()   # keeps an unfinished depth file for resuming; releases its lock hold
+        del arr
+        os.replace(p['partial'], p['data']); p['progress'].unlink()
     return p['data']
 
 # %% ../nbs/01_data.ipynb #b6daa7de
@@ -410,7 +509,9 @@ class CacheDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/01_data.ipynb #2ff06d3e
 ADE20K_URL = 'http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip'
+ADE20K_SHA1 = '219e1696abb36c8ba3a3afe7fb2f4b4606a897c7'   # the official zip's (as GluonCV's ADE20K script checks it)
 ADE20K_PAIRS = {'training': 20210, 'validation': 2000}
+ADE20K_MAX_BYTES = 2 << 30   # refuse zips unpacking to more (2 GiB); the real one (923 MB of JPEGs/PNGs): ~1 GB
 
 def _zip_pairs(names):
     "Number of image/annotation pairs per split in a list of `ADEChallengeData2016/...` paths; raises on unpaired files."
@@ -424,25 +525,39 @@ def _zip_pairs(names):
         out[split] = len(imgs)
     return out
 
+def _check_zip(z:zipfile.ZipFile, pairs:dict, max_bytes:int):
+    "Refuse, before unpacking, a zip that unpacks to more than `max_bytes`, has far too many members, or other pairs."
+    infos = z.infolist()
+    total = sum(i.file_size for i in infos)   # zipfile writes no more: a member's output stops at its declared size
+    if total > max_bytes:
+        raise DataError(f'its members unpack to {total:,} bytes, more than max_bytes={max_bytes:,} (ADE20K unpacks '
+                        f'to about 1 GB); pass a larger max_bytes if this is really the dataset')
+    if len(infos) > 2 * sum(pairs.values()) + 1000:
+        raise DataError(f'it has {len(infos):,} members, far more than ADE20K')
+    got = _zip_pairs(z.namelist())
+    if got != pairs: raise DataError(f'pairs per split are {got}, expected {pairs}')
+
 def download_ade20k(dest=None, # folder to hold `ADEChallengeData2016/` (default: `dsg_home()/'ade20k'`)
                     url:str=ADE20K_URL, # where the zip lives
                     md5:str=None, # expected MD5 of the zip, if known
                     pairs:dict=None, # expected pairs per split (default `ADE20K_PAIRS`)
                     keep_zip:bool=False, # keep the zip after unpacking
+                    sha1:str=ADE20K_SHA1, # expected SHA-1 of the zip (None: do not check)
+                    max_bytes:int=ADE20K_MAX_BYTES, # refuse a zip whose members add up to more bytes than this
                    ) -> Path:
     "Download, verify and unpack ADE20K (SceneParsing); returns the `ADEChallengeData2016` folder."
     dest, pairs = Path(dest) if dest is not None else dsg_home()/'ade20k', pairs or ADE20K_PAIRS
     final = dest/'ADEChallengeData2016'
     if final.is_dir(): return final
-    zp = download(url, dest/'ADEChallengeData2016.zip', md5=md5, desc='ADE20K')
+    zp = download(url, dest/'ADEChallengeData2016.zip', md5=md5, sha1=sha1, desc='ADE20K')
+    tmp = dest/'.ADEChallengeData2016.partial'
     try:
         with zipfile.ZipFile(zp) as z:
-            got = _zip_pairs(z.namelist())
-            if got != pairs: raise DataError(f'pairs per split are {got}, expected {pairs}')
-            tmp = dest/'.ADEChallengeData2016.partial'
+            _check_zip(z, pairs, max_bytes)
             shutil.rmtree(tmp, ignore_errors=True)
-            z.extractall(tmp)
+            z.extractall(tmp)   # zipfile drops `..` and leading `/` from names, writes symlink members as plain files
     except (zipfile.BadZipFile, DataError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f'{zp}: {e}; the file is incomplete or not the ADE20K zip: delete it and run again') from e
     os.replace(tmp/'ADEChallengeData2016', final); shutil.rmtree(tmp)
     if not keep_zip: zp.unlink()

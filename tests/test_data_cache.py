@@ -48,4 +48,5 @@ def test_killed_build_resumes(tmp_path):
     got, ref = CacheDataset(root, 'train', 8, depth='exact'), CacheDataset(tmp_path/'ref', 'train', 8, depth='exact')
     a, b = got.arrays(), ref.arrays()
     assert (a['images'] == b['images']).all() and (a['labels'] == b['labels']).all() and (a['depth'] == b['depth']).all()
-    assert sorted(p.name for p in root.iterdir()) == ['train_8.depth_exact.npy', 'train_8.ids.json', 'train_8.npy']
+    assert sorted(p.name for p in root.iterdir()) == ['.lock', 'train_8.depth_exact.npy', 'train_8.ids.json',
+                                                      'train_8.npy']
