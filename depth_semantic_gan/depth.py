@@ -143,6 +143,11 @@ def _check_keys(path:Path, sd:dict, module:nn.Module):
         if sd[k].shape != v.shape:
             raise ValueError(f'{path}: {k} has shape {tuple(sd[k].shape)}, the ResNet-18 monodepth2 layout needs '
                              f'{tuple(v.shape)} (a different architecture, e.g. a pose network?)')
+    for k, v in sd.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ValueError(f'{path}: {k} holds {"NaN" if torch.isnan(v).any() else "inf"} values: the weights are '
+                             f'damaged or come from a diverged training; use another copy (`download_monodepth2` '
+                             f'fetches the official ones)')
 
 # %% ../nbs/02_pseudo_depth.ipynb #c437dce1
 def load_monodepth2(folder, # model folder holding encoder.pth and depth.pth

@@ -4,18 +4,19 @@
 
 # %% ../nbs/04_stage1.ipynb #d8be482c
 from __future__ import annotations
-import inspect, json, os, random, time
+import contextlib, hashlib, inspect, json, os, random, re, time, warnings
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Optional
 
 # %% auto #0
-__all__ = ['STAGES', 'PAPER_BATCH', 'StageSpec', 'TrainConfig', 'paper_config', 'tiny_config', 'DeviceData', 'BatchSampler',
-           'AllReduceBatchNorm2d', 'sync_batchnorm', 'setup_distributed', 'lr_factor', 'Callback', 'check_data',
-           'model_configs', 'build_models', 'GANTrainer', 'rng_state', 'set_rng_state', 'load_checkpoint',
-           'load_generator', 'LossLogger', 'ProgressBar', 'Checkpointer', 'to_rgb', 'make_grid', 'SampleGrid',
-           'default_callbacks', 'read_log', 'plot_losses', 'data_root', 'load_split', 'run_training', 'show_grid']
+__all__ = ['STAGES', 'PAPER_BATCH', 'CKPT_KEYS', 'StageSpec', 'TrainConfig', 'paper_config', 'tiny_config', 'DeviceData',
+           'BatchSampler', 'AllReduceBatchNorm2d', 'sync_batchnorm', 'setup_distributed', 'lr_factor', 'Callback',
+           'check_data', 'model_configs', 'build_models', 'GANTrainer', 'rng_state', 'set_rng_state', 'CheckpointError',
+           'state_checksum', 'load_checkpoint', 'load_generator', 'LossLogger', 'ProgressBar', 'Checkpointer', 'to_rgb',
+           'make_grid', 'SampleGrid', 'default_callbacks', 'read_log', 'plot_losses', 'data_root', 'load_split',
+           'run_training', 'show_grid']
 
 # %% ../nbs/04_stage1.ipynb #b1fbca21
 import numpy as np
@@ -26,7 +27,8 @@ from PIL import Image
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
-from .core import atomic_torch_save, atomic_write, default_device, seed_everything, target_to_disparity, tensor_to_image
+from .core import (atomic_torch_save, atomic_write, clean_tmp, default_device, folder_lock,
+                                     seed_everything, target_to_disparity, tensor_to_image)
 from .spade import (DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
                                       hinge_d_loss, hinge_g_loss, semantic_input)
 from .data import CacheDataset, cache_paths, cache_root, colorize
@@ -349,6 +351,7 @@ class GANTrainer:
         self.vgg = vgg if vgg is not None else (VGGLoss(cfg.vgg_weights).to(self.device) if cfg.vgg_weights else None)
         self.notes = [] if self.vgg is not None else ['VGG perceptual loss off: no VGG19 weights given (vgg_weights=None)']
         self.step, self.losses, self.pending, self.log = 0, {}, [], []
+        self.saved_at = None   # (step, path) of the last checkpoint this trainer wrote or resumed from
         self.cbs = sorted(default_callbacks(cfg, self.run_dir) if cbs is None else list(cbs), key=lambda c: c.order)
 
     def autocast(self):
@@ -424,6 +427,14 @@ def train_step(self:GANTrainer):
 
 # %% ../nbs/04_stage1.ipynb #d88c83c3
 @patch
+def stop_note(self:GANTrainer) -> str:
+    "What a run stopped by the NaN guard leaves behind: its last good checkpoint, or that it has written none yet."
+    if self.run_dir is None: return ''
+    if self.saved_at is None:
+        return f'. This run has written no checkpoint to {self.run_dir} yet: there is nothing to resume'
+    return f'. The last good checkpoint (step {self.saved_at[0]}) stays in {self.saved_at[1]}'
+
+@patch
 def read_losses(self:GANTrainer) -> dict:
     "Bring the pending losses to the host (one sync), stop on NaN/inf naming the step, return their means."
     if not self.pending: return {}
@@ -437,8 +448,28 @@ def read_losses(self:GANTrainer) -> dict:
     if bad.any():
         r, c = (int(i) for i in bad.nonzero()[0])
         raise FloatingPointError(f'step {steps[r]}: loss {names[c]} is {vals[r, c].item()}; training stopped'
-                                 + (f'. The last good checkpoint stays in {self.run_dir}' if self.run_dir else ''))
+                                 + self.stop_note())
     return {'step': steps[-1], **dict(zip(names, vals.mean(0).tolist()))}
+
+# %% ../nbs/04_stage1.ipynb #4ccf83a1
+def _first_nonfinite(m:nn.Module) -> tuple|None:
+    "`(kind, name, tensor)` of the first floating weight or buffer of `m` holding NaN or inf, or None (one host sync)."
+    ts = [('weight', n, p) for n, p in m.named_parameters()] + [('buffer', n, b) for n, b in m.named_buffers()]
+    ts = [x for x in ts if x[2].is_floating_point()]
+    if not ts: return None
+    ok = torch.stack([torch.isfinite(t).all() for _, _, t in ts]).cpu()
+    return None if ok.all() else ts[int((~ok).nonzero()[0])]
+
+@patch
+def check_finite(self:GANTrainer, what:str='checkpoint' # what would have been written from this state (for the message)
+                ):
+    "Stop with `FloatingPointError` when a weight or buffer (e.g. a batch-norm running variance) of G or D is NaN/inf."
+    for name, m in (('G', self.G), ('D', self.D)):
+        if (bad := _first_nonfinite(m)) is not None:
+            kind, key, t = bad
+            val = 'nan' if torch.isnan(t).any() else 'inf'
+            raise FloatingPointError(f'step {self.step}: {name} {kind} {key} holds {val}; {what} not written, '
+                                     f'training stopped' + self.stop_note())
 
 # %% ../nbs/04_stage1.ipynb #38322cd0
 def rng_state() -> dict:
@@ -464,35 +495,110 @@ def state_dict(self:GANTrainer) -> dict:
             'sched_d': self.sched_d.state_dict(), 'sampler': self.sampler.state_dict(), 'rng': rng_state()}
 
 @patch
-def load_state_dict(self:GANTrainer, sd:dict):
+def load_state_dict(self:GANTrainer, sd:dict,
+                    path=None, # the file `sd` came from (named in errors)
+                   ):
     "Restore a `state_dict` (the config must match this trainer's)."
     if (saved := TrainConfig(**sd['config'])) != self.cfg:
         diff = {k: (v, getattr(self.cfg, k)) for k, v in asdict(saved).items() if getattr(self.cfg, k) != v}
         raise ValueError(f'checkpoint config differs from this run (saved, now): {diff}')
-    self.G.load_state_dict(sd['G']); self.D.load_state_dict(sd['D'])
-    self.opt_g.load_state_dict(sd['opt_g']); self.opt_d.load_state_dict(sd['opt_d'])
+    _load_weights(self.G, sd['G'], path, 'G'); _load_weights(self.D, sd['D'], path, 'D')
+    try:
+        self.opt_g.load_state_dict(sd['opt_g']); self.opt_d.load_state_dict(sd['opt_d'])
+    except ValueError as e:
+        raise CheckpointError(f'{path or "checkpoint"}: the optimiser state does not fit the model ({e})') from e
     self.sched_g.load_state_dict(sd['sched_g']); self.sched_d.load_state_dict(sd['sched_d'])
     self.sampler.load_state_dict(sd['sampler']); set_rng_state(sd['rng'])
     self.step = sd['step']
 
+# %% ../nbs/04_stage1.ipynb #b65938f6
+class CheckpointError(ValueError):
+    "A checkpoint file that cannot be used: unreadable, truncated, damaged, foreign, or of another architecture."
+
+CKPT_KEYS = ('config', 'step', 'G', 'D', 'opt_g', 'opt_d', 'sched_g', 'sched_d', 'sampler', 'rng')
+
+def _leaves(obj, path=()):
+    "`(key path, value)` of every tensor and plain value in nested dicts, lists and tuples."
+    if isinstance(obj, dict):
+        for k, v in obj.items(): yield from _leaves(v, path + (repr(k),))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj): yield from _leaves(v, path + (str(i),))
+    else: yield '/'.join(path), obj
+
+def state_checksum(sd:dict # a checkpoint (its own `sha256` entry is left out)
+                  ) -> str:
+    "sha256 over every tensor (key path, dtype, shape, bytes) and plain value of `sd`, in sorted key-path order."
+    h = hashlib.sha256()
+    for key, v in sorted(_leaves({k: v for k, v in sd.items() if k != 'sha256'}), key=lambda kv: kv[0]):
+        h.update(key.encode() + b'\0')
+        if isinstance(v, torch.Tensor):
+            t = v.detach().cpu().contiguous()
+            h.update(f'{t.dtype} {tuple(t.shape)}\0'.encode()); h.update(t.reshape(-1).view(torch.uint8).numpy())
+        else: h.update(f'{type(v).__name__} {v!r}\0'.encode())
+    return h.hexdigest()
+
+def _to_cpu(obj):
+    "`obj` with every tensor moved to the CPU (nested dicts, lists, tuples)."
+    if isinstance(obj, torch.Tensor): return obj.detach().cpu()
+    if isinstance(obj, dict): return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+def _load_weights(m:nn.Module, sd:dict, path, what:str):
+    "`m.load_state_dict(sd)`; a state that does not fit `m` raises `CheckpointError` naming `path`."
+    try: m.load_state_dict(sd)
+    except RuntimeError as e:
+        if 'Error(s) in loading state_dict' not in str(e): raise
+        probs = [' '.join(l.split()) for l in str(e).splitlines()[1:] if l.strip()]   # one line per problem
+        why = probs[0][:200] + (f' and {len(probs) - 1} more problems' if len(probs) > 1 else '')
+        raise CheckpointError(f'{path or "checkpoint"}: its {what} weights do not fit the {what} its config describes '
+                              f'({why}); the file was written for another architecture or by another version') from e
+
 # %% ../nbs/04_stage1.ipynb #2089fb41
 @patch
 def save(self:GANTrainer, path=None) -> Path:
-    "Write the checkpoint atomically (rank 0 only) after checking losses and weights are finite; returns its path."
+    "Write the checkpoint and its checksum atomically (rank 0 only) once losses, weights and buffers are found finite."
     self.read_losses()   # raises on a NaN/inf loss before anything is written
-    for name, m in (('G', self.G), ('D', self.D)):
-        if not all(torch.isfinite(p).all() for p in m.parameters()):
-            raise FloatingPointError(f'step {self.step}: {name} weights are not finite; checkpoint not written')
+    self.check_finite('checkpoint')
     path = Path(path) if path is not None else self.run_dir/'last.pt'
-    if self.is_main: atomic_torch_save(self.state_dict(), path)
+    if self.is_main:
+        sd = _to_cpu(self.state_dict()); sd['sha256'] = state_checksum(sd)
+        atomic_torch_save(sd, path)
+    self.saved_at = (self.step, path)
     return path
 
 # %% ../nbs/04_stage1.ipynb #8fa16b36
+def _what_is(obj) -> str:
+    "A short description of what a foreign file holds."
+    if not isinstance(obj, dict): return f'it holds a {type(obj).__name__}'
+    keys = sorted(map(str, obj))
+    plain = obj and all(isinstance(v, torch.Tensor) for v in obj.values())
+    return (f'it holds {"a plain state dict (model weights only)" if plain else "a dict"} with {len(keys)} keys '
+            f'({", ".join(keys[:3])}{", ..." if len(keys) > 3 else ""})')
+
 def load_checkpoint(path) -> dict:
-    "Read a trainer checkpoint (tensors and plain values only, so `weights_only` loading is safe)."
+    "Read and verify a trainer checkpoint; `CheckpointError` naming the file when it is unreadable, damaged or foreign."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'no checkpoint at {path}')
-    return torch.load(path, map_location='cpu', weights_only=True)
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)   # tensors and plain values only: safe to load
+    except Exception as e:
+        why = re.split(r'(?<=\.)\s', (str(e).strip().splitlines() or [''])[0])[0][:160]   # torch's first sentence
+        raise CheckpointError(f'{path} cannot be read as a checkpoint ({type(e).__name__}{": " * bool(why)}{why}): the '
+                              f'file is truncated or damaged, not a PyTorch file, or holds more than tensors and plain '
+                              f'values; use another copy or train again') from e
+    if isinstance(sd, dict) and 'sha256' in sd:
+        if state_checksum(sd) != sd['sha256']:
+            raise CheckpointError(f'{path} is damaged: its contents do not match the checksum saved with them '
+                                  f'(a changed bit on disk or in a copy); use another copy or train again')
+    elif isinstance(sd, dict) and set(CKPT_KEYS) <= sd.keys():
+        warnings.warn(f'{path} has no checksum (written before checksums were added): its tensors cannot be verified')
+    if not isinstance(sd, dict) or not set(CKPT_KEYS) <= sd.keys():
+        raise CheckpointError(f'{path} is not a training checkpoint of depth_semantic_gan: {_what_is(sd)}; give the '
+                              f"last.pt of a run folder that dsg_train wrote")
+    try: TrainConfig(**sd['config'])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f'{path}: its config is not one this version can train ({e})') from e
+    return sd
 
 # %% ../nbs/04_stage1.ipynb #ec302fd4
 @patch
@@ -529,12 +635,15 @@ def due(self:GANTrainer, every:int) -> bool:
 def _resume(cls, run_dir, # folder holding `last.pt`
             data:DeviceData, # the same training split
             val:DeviceData=None, # sample split
+            state:dict=None, # the checkpoint, if already read with `load_checkpoint` (default: read `run_dir/last.pt`)
             **kw, # other `GANTrainer` arguments (cbs, models, vgg)
            ) -> GANTrainer:
     "A trainer continuing the run in `run_dir` exactly where its last checkpoint stopped."
-    sd = load_checkpoint(Path(run_dir)/'last.pt')
+    path = Path(run_dir)/'last.pt'
+    sd = state if state is not None else load_checkpoint(path)
     t = cls(TrainConfig(**sd['config']), data, val, run_dir=run_dir, **kw)
-    t.load_state_dict(sd)
+    t.load_state_dict(sd, path)
+    t.saved_at = (t.step, path)
     return t
 GANTrainer.resume = _resume
 
@@ -546,10 +655,24 @@ def load_generator(run, # run folder (or its `last.pt`)
     path = Path(run); path = path/'last.pt' if path.is_dir() or not path.suffix else path
     sd = load_checkpoint(path)
     cfg = TrainConfig(**sd['config'])
-    G = model_configs(cfg)[0].build(); G.load_state_dict(sd['G'])
+    G = model_configs(cfg)[0].build(); _load_weights(G, sd['G'], path, 'G')
     return G.to(device or default_device()).eval(), cfg
 
 # %% ../nbs/04_stage1.ipynb #1a981f07
+def _read_jsonl(path:Path) -> list:
+    "The records of a JSONL log; a torn last line (a write cut short, e.g. by a full disk) is dropped with a warning."
+    lines = [(i, l) for i, l in enumerate(path.read_text(errors='replace').splitlines(), 1) if l.strip()]
+    recs = []
+    for j, (i, l) in enumerate(lines):
+        try: r = json.loads(l)
+        except json.JSONDecodeError: r = None
+        if isinstance(r, dict) and 'step' in r: recs.append(r)
+        elif j == len(lines) - 1:
+            warnings.warn(f'{path}: the last line is cut short (a write was interrupted, e.g. by a full disk) and is '
+                          f'skipped: {l[:60]!r}')
+        else: raise ValueError(f'{path}: line {i} is not a log record ({l[:60]!r}); remove it or the file')
+    return recs
+
 class LossLogger(Callback):
     "Every `every` steps: read the losses (one host sync, the NaN check) and append them, the rates and img/s to `path` (JSONL)."
     order = 10
@@ -559,8 +682,8 @@ class LossLogger(Callback):
     def before_fit(self, t):
         self.t0, self.s0 = time.perf_counter(), t.step
         if self.path and t.is_main and self.path.exists():    # a resumed run drops what came after its checkpoint
-            keep = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= t.step]
-            with atomic_write(self.path, 'w') as f: f.write(''.join(l + '\n' for l in keep))
+            keep = [r for r in _read_jsonl(self.path) if r['step'] <= t.step]   # and a torn last line
+            with atomic_write(self.path, 'w') as f: f.write(''.join(json.dumps(r) + '\n' for r in keep))
     def after_step(self, t):
         if not t.due(self.every): return
         rec = t.read_losses()
@@ -636,6 +759,7 @@ def make_grid(cols:list, # uint8 (B, S, S, 3) arrays, one per column
 def sample_grid(self:GANTrainer, n:int=6 # rows (the first `n` items of the sample split)
                ) -> tuple:
     "`(grid, titles)`: label | depth | real | generated for the first `n` sample items (columns that apply)."
+    self.check_finite('sample grid')   # no pictures from NaN/inf weights or running statistics
     b = self.get_batch(self.val, torch.arange(min(n, len(self.val))))
     fake = self.generate(b['cond'])
     cols, titles = [colorize(b["label_ids"].cpu().numpy())], ['label']
@@ -665,9 +789,9 @@ def default_callbacks(cfg:TrainConfig, run_dir=None) -> list:
 
 # %% ../nbs/04_stage1.ipynb #f5ec4775
 def read_log(path) -> list:
-    "The records of a run's `log.jsonl` (a run folder or the file)."
+    "The records of a run's `log.jsonl` (a run folder or the file); a torn last line is skipped with a warning."
     path = Path(path); path = path/'log.jsonl' if path.is_dir() else path
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    return _read_jsonl(path)
 
 # %% ../nbs/04_stage1.ipynb #107f4986
 def plot_losses(log, # records (`trainer.log`, `read_log(...)`) or a run folder / log file
@@ -720,16 +844,23 @@ def run_training(cfg:TrainConfig=None, # the run (ignored when resuming: the che
     run = None if run is None else Path(run)
     if resume:
         if run is None: raise ValueError('resume needs the run folder')
-        cfg = TrainConfig(**load_checkpoint(run/'last.pt')['config'])
-    elif run is not None and (run/'last.pt').exists():
-        raise FileExistsError(f'{run} already holds a run (last.pt); resume it or choose another folder')
-    device = device or setup_distributed()[2]
-    train = load_split(cfg.data, 'train', cfg.size, cfg.depth, device)
-    val = load_split(cfg.data, 'val', cfg.size, cfg.eval_depth if cfg.spec.cond_depth else cfg.depth, device)
-    t = GANTrainer.resume(run, train, val, cbs=cbs) if resume else GANTrainer(cfg, train, val, run_dir=run, cbs=cbs)
-    if t.is_main:
-        for note in t.notes: print(note)
-    return t.fit(until)
+        if not (run/'last.pt').exists(): raise FileNotFoundError(f'no checkpoint at {run/"last.pt"}: nothing to resume')
+    main = int(os.environ.get('RANK', 0)) == 0          # every rank trains the same run folder; rank 0 writes it
+    with folder_lock(run, 'run folder') if run is not None and main else contextlib.nullcontext():
+        if run is not None and main:
+            for d in (run, run/'samples'): clean_tmp(d)    # what a killed atomic write left
+        sd = load_checkpoint(run/'last.pt') if resume else None
+        if resume: cfg = TrainConfig(**sd['config'])
+        elif run is not None and (run/'last.pt').exists():
+            raise FileExistsError(f'{run} already holds a run (last.pt); resume it or choose another folder')
+        device = device or setup_distributed()[2]
+        train = load_split(cfg.data, 'train', cfg.size, cfg.depth, device)
+        val = load_split(cfg.data, 'val', cfg.size, cfg.eval_depth if cfg.spec.cond_depth else cfg.depth, device)
+        t = (GANTrainer.resume(run, train, val, state=sd, cbs=cbs) if resume
+             else GANTrainer(cfg, train, val, run_dir=run, cbs=cbs))
+        if t.is_main:
+            for note in t.notes: print(note)
+        return t.fit(until)
 
 # %% ../nbs/04_stage1.ipynb #3288adb0
 def show_grid(t, # a trainer with a sample grid (`t.grid`)
