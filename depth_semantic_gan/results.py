@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_results.ipynb #56997efa
 from __future__ import annotations
-import base64, io, json, os, platform, re, time, warnings
+import base64, contextlib, io, json, os, platform, re, time, warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -19,11 +19,10 @@ __all__ = ['PRESETS', 'FIGURE_COLUMNS', 'DEPTH_METRICS', 'PIPELINE_STEPS', 'run_
 import numpy as np
 import torch
 import torch.distributed as dist
-from fastcore.script import call_parse
 from PIL import Image
 
 # %% ../nbs/07_results.ipynb #24106229
-from .core import atomic_write, default_device, env_report, in_test
+from .core import atomic_write, clean_tmp, default_device, env_report, folder_lock, in_test
 from .data import (ADE20KFiles, ADE_CLASSES, ADE_PALETTE, NUM_CLASSES, cache_paths, cache_root, classes_present, colorize,
                                      depth_sources, download_ade20k, prepare_ade20k)
 from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
@@ -31,7 +30,7 @@ from .scenes import prepare_scenes
 from .spade import resize_nearest, semantic_input
 from .train import (STAGES, TrainConfig, load_checkpoint, load_generator, load_split, make_grid, paper_config,
                                       plot_losses, read_log, run_training, setup_distributed, tiny_config, to_rgb)
-from .stage2 import downsize_depth, predict_depth, stage1_source, write_stage1_depth
+from .stage2 import UsageError, check_count, downsize_depth, predict_depth, script, stage1_source, write_stage1_depth
 from .fid import (FIDResult, FIDStats, FIDWarning, MIN_FID_SAMPLES, PAPER_DEPTH_FID, PAPER_IMAGE_FID, _table,
                                     depth_fid, depth_metrics, evaluate, fid_stats)
 
@@ -119,7 +118,7 @@ def check_preset(run:Path, # run folder
         have = json.loads(path.read_text())
         if have != want:
             diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
-            raise ValueError(f'{run} was made by another preset (on disk, now): {diff}; choose another run folder')
+            raise UsageError(f'{run} was made by another preset (on disk, now): {diff}; choose another run folder')
     else:
         run.mkdir(parents=True, exist_ok=True)
         _write_json(path, want)
@@ -495,6 +494,14 @@ def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
     p = PRESETS[preset] if isinstance(preset, str) else preset
     if until is not None and until not in PIPELINE_STEPS: raise ValueError(f'until must be one of {PIPELINE_STEPS}, got {until!r}')
     run = Path(run if run is not None else f'runs/{p.name}')
+    rank0 = _ddp()[0] == 0
+    with folder_lock(run, 'run folder') if rank0 else contextlib.nullcontext():   # one pipeline per folder at a time
+        if rank0:
+            for folder in (run, run/'eval', run/'figures'): clean_tmp(folder)
+        return _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress)
+
+def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Path:
+    "The steps of `run_pipeline` (every rank runs them; rank 0 holds the run-folder lock)."
     t_all, timings = time.perf_counter(), {}
     def step(name):
         timings[name] = timings.get(name, 0.) + time.perf_counter() - t0
@@ -539,7 +546,15 @@ def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
     return report
 
 # %% ../nbs/07_results.ipynb #9e485915
-@call_parse
+def _seeds(seeds:str) -> tuple:
+    "'0,1,2' -> (0, 1, 2): distinct non-negative integers, or a `UsageError` naming --seeds."
+    try: out = tuple(int(s) for s in seeds.split(','))
+    except ValueError: out = ()
+    if not out or min(out) < 0 or len(set(out)) != len(out):
+        raise UsageError(f'--seeds must be distinct non-negative integers separated by commas (e.g. 0,1,2), got {seeds!r}')
+    return out
+
+@script(preset=tuple(PRESETS), until=PIPELINE_STEPS)
 def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU, ~10 min), 'paper' (ADE20K, GPU) or 'tiny' (seconds)
              run:str=None, # run folder (default runs/<preset>)
              ade20k:str=None, # paper: your ADEChallengeData2016 folder (default: download it)
@@ -550,10 +565,15 @@ def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU, ~10 min), 'paper' (ADE2
              until:str=None, # stop after this step: data, stage1, stage2 or eval
             ):
     "Run the whole experiment (data, Stage 1, Stage-1 depth, Stage 2, baseline, evaluation over seeds, report)."
-    if preset not in PRESETS: raise SystemExit(f'unknown preset {preset!r}; choose from {", ".join(PRESETS)}')
+    if preset not in PRESETS: raise UsageError(f'--preset must be one of {", ".join(PRESETS)}, got {preset!r}')
+    if until is not None and until not in PIPELINE_STEPS:
+        raise UsageError(f'--until must be one of {", ".join(PIPELINE_STEPS)}, got {until!r}')
+    check_count('--steps', steps)
+    for opt, folder in (('--ade20k', ade20k), ('--monodepth2', monodepth2)):
+        if folder is not None and not Path(folder).expanduser().is_dir(): raise UsageError(f'{opt} {folder}: no such folder')
     p = PRESETS[preset]
-    if seeds: p = replace(p, seeds=tuple(int(s) for s in seeds.split(',')))
-    if steps: p = replace(p, steps=steps)
+    if seeds is not None: p = replace(p, seeds=_seeds(seeds))
+    if steps is not None: p = replace(p, steps=steps)
     run_pipeline(p, run or f'runs/{preset}', ade20k, cache, monodepth2, until)
 
 # %% ../nbs/07_results.ipynb #8480d721

@@ -4,23 +4,24 @@
 
 # %% ../nbs/05_stage2.ipynb #94aa4f12
 from __future__ import annotations
-import os
+import argparse, functools, inspect, os
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['downsize_depth', 'predict_depth', 'stage1_source', 'write_stage1_depth', 'stage2_config', 'baseline_config',
-           'dsg_train']
+           'UsageError', 'cli_parser', 'script', 'run_script', 'check_count', 'dsg_train_config', 'dsg_train']
 
 # %% ../nbs/05_stage2.ipynb #58fff322
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from fastcore.script import call_parse
+from fastcore.docments import docments
 from torch import nn
-from .spade import semantic_input
-from .data import DepthWriter, depth_path
-from .train import (data_root, load_generator, load_split, paper_config, run_training, setup_distributed,
-                                      show_grid, tiny_config)
+from .core import FolderBusy
+from .spade import GeneratorConfig, semantic_input
+from .data import DepthWriter, cache_paths, depth_path
+from .train import (STAGES, TrainConfig, data_root, load_checkpoint, load_generator, load_split, paper_config,
+                                      run_training, setup_distributed, show_grid, tiny_config)
 
 # %% ../nbs/05_stage2.ipynb #50b4b42b
 def downsize_depth(depth:torch.Tensor, # (..., S, S) Stage-1 targets in [-1, 1]
@@ -96,8 +97,113 @@ def baseline_config(paper:bool=False, # the paper's setting (64 px, batch 64) in
     "The plain SPADE baseline: label -> RGB."
     return (paper_config if paper else tiny_config)('baseline', **kw)
 
+# %% ../nbs/05_stage2.ipynb #2c12d091
+class UsageError(ValueError):
+    "A bad argument: the console scripts print it as one `prog: error: ...` line and exit with status 2."
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+_TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool}
+
+def cli_parser(f, # function whose parameters become the options (help from its docments)
+               choices:dict=None, # parameter name -> its allowed values
+              ) -> argparse.ArgumentParser:
+    "An `argparse` parser for `f`: `--a_b` and `--a-b` for parameter `a_b`; a bool defaulting to False is a flag."
+    docs, choices = docments(f), choices or {}
+    p = _Parser(prog=f.__name__, description=f.__doc__)
+    for name, prm in inspect.signature(f).parameters.items():
+        ann = prm.annotation
+        typ = _TYPES.get(ann, str) if isinstance(ann, str) else (str if ann is prm.empty else ann)
+        flags = list(dict.fromkeys([f'--{name}', f'--{name.replace("_", "-")}']))
+        doc = (docs.get(name) or '').replace('%', '%%')
+        if typ is bool:
+            if prm.default is not False: raise ValueError(f'{f.__name__}: flag {name} must default to False')
+            p.add_argument(*flags, dest=name, action='store_true', help=doc)
+            continue
+        need = prm.default is prm.empty
+        default = '' if need or prm.default is None else ' (default: %(default)s)'
+        p.add_argument(*flags, dest=name, type=typ, default=None if need else prm.default, required=need,
+                       choices=choices.get(name), metavar=name.upper(), help=doc + default)
+    return p
+
+def script(**choices):
+    "Decorator: the function doubles as a console script (`choices`: parameter name -> allowed values)."
+    def deco(f):
+        @functools.wraps(f)
+        def _f(*args, **kw):
+            caller = inspect.currentframe().f_back.f_globals
+            if args or kw or caller.get('__name__') != '__main__' or '__file__' not in caller: return f(*args, **kw)
+            run_script(f, choices)
+        _f.parser = lambda: cli_parser(f, choices)
+        return _f
+    return deco
+
+def run_script(f, # the function behind a console script
+               choices:dict=None, # parameter name -> allowed values
+               argv:list=None, # arguments (default: `sys.argv[1:]`)
+              ):
+    "Parse `argv` for `f` and call it; a `UsageError` exits with status 2, a `FolderBusy` with 1, each in one line."
+    p = cli_parser(f, choices)
+    kw = vars(p.parse_args(argv))
+    try: f(**kw)
+    except UsageError as e: p.error(str(e))
+    except FolderBusy as e: p.exit(1, f'{p.prog}: error: {e}\n')
+
 # %% ../nbs/05_stage2.ipynb #a25f15b5
-@call_parse
+def check_count(option:str, # the option, for the message ('--steps')
+                value, # its value (None: not given)
+                least:int=1, # smallest allowed value
+               ):
+    "Raise `UsageError` naming `option` unless `value` is None or an integer >= `least`."
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+        raise UsageError(f'{option} must be {"a positive" if least == 1 else "a non-negative"} integer, got {value!r}')
+
+def _cached_sizes(root:Path, split:str) -> list:
+    return sorted(int(p.stem.split('_')[1]) for p in root.glob(f'{split}_*.npy') if p.stem.split('_')[1].isdigit())
+
+def dsg_train_config(stage:str='1', run='runs/stage1', data:str='scenes', size:int=None, paper:bool=False, steps:int=None,
+                 batch_size:int=None, depth:str=None, stage1_run:str=None, seed:int=0, compile:bool=False,
+                 vgg_weights:str=None, log_every:int=None, sample_every:int=None, ckpt_every:int=None) -> TrainConfig:
+    "The `TrainConfig` of `dsg_train`'s arguments, checked before anything is written; a `UsageError` names the bad one."
+    for opt, v, least in (('--steps', steps, 1), ('--batch_size', batch_size, 1), ('--seed', seed, 0), ('--log_every', log_every, 1),
+                          ('--sample_every', sample_every, 0), ('--ckpt_every', ckpt_every, 0)):
+        check_count(opt, v, least)
+    if stage not in STAGES: raise UsageError(f'--stage must be one of {", ".join(STAGES)}, got {stage!r}')
+    if (Path(run)/'last.pt').exists():
+        raise UsageError(f'{run} already holds a run (last.pt); resume it with --resume or choose another --run')
+    if data != 'scenes' and not Path(data).expanduser().is_dir():
+        raise UsageError(f'--data {data}: no such folder; give a cache folder (made by build_cache or prepare_ade20k) or scenes')
+    m = 2**(TrainConfig.num_up if paper else GeneratorConfig.tiny().num_up)
+    if size is not None and (not isinstance(size, int) or size < 1 or size % m):
+        raise UsageError(f'--size must be a positive multiple of {m} (the {"paper" if paper else "tiny"} generator), got {size!r}')
+    if stage == '2':
+        if stage1_run is None: raise UsageError('stage 2 needs --stage1_run: the Stage-1 run whose depth it reads')
+        if not (Path(stage1_run)/'last.pt').exists():
+            raise UsageError(f'--stage1_run {stage1_run}: no trained run there (no last.pt); train Stage 1 first')
+    kw = {k: v for k, v in dict(data=data, size=size, steps=steps, batch_size=batch_size, seed=seed, compile=compile,
+                                vgg_weights=vgg_weights, log_every=log_every, sample_every=sample_every,
+                                ckpt_every=ckpt_every).items() if v is not None}
+    try:
+        if stage == '2': cfg = stage2_config(stage1_run, depth, paper, **kw)
+        elif stage == 'baseline': cfg = baseline_config(paper, **kw)
+        else: cfg = (paper_config if paper else tiny_config)(stage, **{'depth': depth or ('exact' if data == 'scenes' else None), **kw})
+    except ValueError as e: raise UsageError(str(e)) from None
+    if stage == '2':
+        c1 = load_checkpoint(Path(stage1_run)/'last.pt')['config']
+        if c1['stage'] != '1' or c1['size'] % cfg.size:
+            raise UsageError(f'--stage1_run {stage1_run}: a stage {c1["stage"]!r} run at {c1["size"]} px; stage 2 at {cfg.size} px '
+                             f'needs a Stage-1 run whose size is a multiple of {cfg.size}')
+    if data != 'scenes':
+        root = Path(data).expanduser()
+        for split in ('train', 'val'):
+            if not cache_paths(root, split, cfg.size)['data'].exists():
+                raise UsageError(f'--data {data} has no {cfg.size}-px {split} cache ({split}_{cfg.size}.npy); cached sizes: '
+                                 f'{_cached_sizes(root, split) or "none"}')
+    return cfg
+
+# %% ../nbs/05_stage2.ipynb #427b68d2
+@script(stage=tuple(STAGES))
 def dsg_train(stage:str='1', # '1' (label -> depth), '2' (label + depth -> RGB) or 'baseline' (label -> RGB)
               run:str='runs/stage1', # run folder: last.pt, log.jsonl, samples/
               data:str='scenes', # 'scenes' (the embedded procedural scenes) or a cache root folder
@@ -113,26 +219,22 @@ def dsg_train(stage:str='1', # '1' (label -> depth), '2' (label + depth -> RGB) 
               compile:bool=False, # torch.compile G and D
               vgg_weights:str=None, # torchvision VGG19 weights file for the VGG loss (off without)
               log_every:int=None, # log interval in steps
-              sample_every:int=None, # sample-grid interval in steps
-              ckpt_every:int=None, # checkpoint interval in steps
+              sample_every:int=None, # sample-grid interval in steps (0: never)
+              ckpt_every:int=None, # checkpoint interval in steps (0: only at the end)
              ):
     "Train Stage 1, Stage 2 or the SPADE baseline (single process, or one process per GPU under torchrun)."
+    check_count('--stop_at', stop_at)
     if resume:
-        run_training(run=run, resume=True, until=stop_at); return   # console scripts must return None (exit 0)
-    kw = {k: v for k, v in dict(data=data, size=size, steps=steps, batch_size=batch_size, seed=seed, compile=compile,
-                                vgg_weights=vgg_weights, log_every=log_every, sample_every=sample_every,
-                                ckpt_every=ckpt_every).items() if v is not None}
+        if not (Path(run)/'last.pt').exists():
+            raise UsageError(f'--resume: {run} holds no checkpoint (last.pt); leave out --resume to start a run there')
+        run_training(run=run, resume=True, until=stop_at)
+        return
+    cfg = dsg_train_config(stage, run, data, size, paper, steps, batch_size, depth, stage1_run, seed, compile, vgg_weights,
+                           log_every, sample_every, ckpt_every)
     if stage == '2':
-        if stage1_run is None: raise ValueError('stage 2 needs --stage1_run: the Stage-1 run whose depth it reads')
-        rank = int(os.environ.get('RANK', 0))
-        c2 = stage2_config(stage1_run, depth, paper, **kw)
-        if rank == 0:
-            for split in ('train', 'val'): write_stage1_depth(stage1_run, split, c2.size, data)
+        if int(os.environ.get('RANK', 0)) == 0:
+            for split in ('train', 'val'): write_stage1_depth(stage1_run, split, cfg.size, data)
         if int(os.environ.get('WORLD_SIZE', 1)) > 1:
-            setup_distributed(); dist.barrier()          # the other ranks wait for the depth files
-        cfg = c2
-    elif stage == 'baseline': cfg = baseline_config(paper, **kw)
-    else:
-        depth = depth or ('exact' if data == 'scenes' else None)
-        cfg = (paper_config if paper else tiny_config)(stage, **{'depth': depth, **kw})
+            setup_distributed()
+            dist.barrier()          # the other ranks wait for the depth files
     run_training(cfg, run, until=stop_at)

@@ -3,15 +3,17 @@
 It opens `nbs/07_results.ipynb` (a copy, so the source notebook is never saved over), runs all cells (under
 `IN_TEST=1`, so the notebook trains its tiny run), checks that the widgets rendered without error, moves the
 comparison viewer's slider and waits for its picture to change, and saves screenshots to `tests/screenshots/`.
-`make test` installs Chromium (`apt-get install chromium`) and Playwright; the browser is never downloaded.
+`make test` installs Playwright; Chromium (`apt-get install chromium`) only in CI (`CI=true`) or by `make browser`.
+Elsewhere the test skips unless Chromium is there (`/usr/bin/chromium`, `chromium` on the PATH, or `DSG_CHROMIUM`).
+The browser is never downloaded.
 """
-import json, os, re, secrets, socket, subprocess, sys, time, urllib.request
+import json, os, re, secrets, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get('DSG_CHROMIUM', '/usr/bin/chromium'))
+CHROMIUM = Path(os.environ.get('DSG_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium')
 SHOTS = ROOT/'tests'/'screenshots'
 NOTEBOOK = '07_results.ipynb'
 ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -24,7 +26,9 @@ def _free_port() -> int:
 @pytest.fixture
 def lab(tmp_path):
     "A JupyterLab server on a free port, serving a copy of the notebook; yields (base url, token)."
-    if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} not found: install Debian chromium (`make test` does it where apt-get works)')
+    if not CHROMIUM.exists():
+        pytest.skip(f'no Chromium at {CHROMIUM}: run `make browser` (installs Debian chromium with apt-get) '
+                    'or set DSG_CHROMIUM=/path/to/chromium to run the browser test')
     pytest.importorskip('playwright')
     nbs = tmp_path/'nbs'; nbs.mkdir()
     nb = json.loads((ROOT/'nbs'/NOTEBOOK).read_text())          # nbdev_clean strips the kernel: name it, or Lab asks
@@ -126,3 +130,13 @@ def test_results_notebook_in_browser(lab):
         page.screenshot(path=str(SHOTS/'07_results_page.png'))
         browser.close()
     assert (SHOTS/'07_results_viewer.png').stat().st_size > 1000
+
+def test_make_installs_chromium_only_in_ci():
+    "`make test` runs apt-get for Chromium only in CI (CI=true); `make browser` does it when asked (dry runs, `make -n`)."
+    if not shutil.which('make'): pytest.skip('make not found')
+    env = {k: v for k, v in os.environ.items() if k not in ('CI', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}   # not the caller's make
+    def dry(*args):
+        return subprocess.run(['make', '-n', *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    assert 'apt-get' not in dry('test') and 'apt-get' not in dry('test', 'CI=false')
+    assert 'apt-get install -y -qq chromium' in dry('test', 'CI=true')
+    assert 'apt-get install -y -qq chromium' in dry('browser')

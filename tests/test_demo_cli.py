@@ -45,6 +45,26 @@ def test_demo_rejects_other_preset_in_same_folder(tmp_path):
     p = subprocess.run([*DEMO, '--preset', 'tiny', '--steps', '13', '--run', str(run)], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode != 0 and "'steps': (12, 13)" in p.stderr, p.stderr[-2000:]
 
+def test_demo_refuses_a_busy_run_folder(tmp_path):
+    "A second `dsg_demo` on a run folder in use stops at once, naming the folder and the first one's PID."
+    run = tmp_path/'tiny'
+    first = _demo(run)
+    try:
+        t0 = time.time()
+        while not (run/'preset.json').exists():                  # written under the run folder's lock
+            assert first.poll() is None, f'dsg_demo ended early:\n{first.stdout.read()[-3000:]}'
+            assert time.time() - t0 < 120, 'no preset.json after 120 s'
+            time.sleep(0.05)
+        second = subprocess.run([*DEMO, '--preset', 'tiny', '--steps', '12', '--run', str(run)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert first.poll() is None                               # the first one still runs
+        err = second.stderr
+        assert second.returncode == 1 and err.count('\n') == 1 and 'Traceback' not in err, err[-3000:]
+        assert err.startswith(f'dsg_demo: error: run folder {run} is in use by another process (PID {first.pid})'), err
+    finally:
+        first.kill()
+        first.wait()
+
 def test_demo_under_torchrun_two_ranks(tmp_path):
     "Two gloo ranks on the CPU: both train every model, rank 0 alone prepares data, evaluates and reports."
     script = tmp_path/'demo.py'
