@@ -24,8 +24,9 @@ from torchvision.models import resnet18
 from tqdm.auto import tqdm
 from .core import (DownloadError, atomic_torch_save, default_device, depth_to_target, download, dsg_home,
                                      tensor_to_image, target_to_disparity)
-from .data import (CacheDataset, DataError, DepthWriter, square_box, cache_paths, decode_depth, depth_path,
-                                     depth_sources, read_depth)
+from .data import DataError, square_box
+from .cache import (CacheDataset, DepthWriter, cache_paths, decode_depth, depth_path, depth_sources,
+                                      read_depth)
 
 # %% ../nbs/02_pseudo_depth.ipynb #665909ce
 @dataclass(frozen=True)

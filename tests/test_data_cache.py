@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_semantic_gan.data import CacheDataset, build_cache
+from depth_semantic_gan.cache import CacheDataset, build_cache
 
 SOURCE = textwrap.dedent('''
     import sys, time
@@ -29,7 +29,7 @@ def test_killed_build_resumes(tmp_path):
     from slow_source import SlowSource
     root = tmp_path/'cache'
     script = (f'import sys; sys.path.insert(0, {str(tmp_path)!r})\n'
-              'from slow_source import SlowSource\nfrom depth_semantic_gan.data import build_cache\n'
+              'from slow_source import SlowSource\nfrom depth_semantic_gan.cache import build_cache\n'
               f'build_cache(SlowSource(0.05), {str(root)!r}, "train", 8, chunk=4, workers=1, progress=False)\n')
     proc = subprocess.Popen([sys.executable, '-c', script])
     progress = root/'train_8.progress.json'

@@ -3,7 +3,8 @@ import errno, os, shutil, subprocess, sys, textwrap
 
 import pytest
 
-from depth_semantic_gan.data import CacheDataset, DataError, build_cache
+from depth_semantic_gan.cache import CacheDataset, build_cache
+from depth_semantic_gan.data import DataError
 
 SOURCE = textwrap.dedent('''
     import numpy as np
@@ -35,7 +36,7 @@ def small_disk(tmp_path):
 def _build(tmp_path, root, split, size, n):
     "Run `build_cache` of `n` items in its own process (a SIGBUS there must not take the test with it)."
     script = (f'import sys; sys.path.insert(0, {str(tmp_path)!r})\nfrom source import Source\n'
-              'from depth_semantic_gan.data import build_cache\n'
+              'from depth_semantic_gan.cache import build_cache\n'
               f'build_cache(Source({n}), {str(root)!r}, {split!r}, {size}, chunk=8, workers=1, progress=False)\n')
     return subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
 

@@ -3,7 +3,7 @@ import subprocess, sys, textwrap
 
 import numpy as np
 
-from depth_semantic_gan.data import CacheDataset, build_cache, encode_depth, read_depth
+from depth_semantic_gan.cache import CacheDataset, build_cache, encode_depth, read_depth
 
 SOURCE = textwrap.dedent('''
     import time
@@ -25,7 +25,7 @@ START = textwrap.dedent('''
     from pathlib import Path
     sys.path.insert(0, {tmp!r})
     from slow_source import SlowSource
-    from depth_semantic_gan.data import DepthWriter, build_cache
+    from depth_semantic_gan.cache import DepthWriter, build_cache
     print('ready', flush=True)
     while not Path({go!r}).exists(): time.sleep(0.005)
 ''')
