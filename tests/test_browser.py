@@ -1,11 +1,12 @@
-"""The results notebook in a real browser: JupyterLab started here, Debian's Chromium driven by Playwright.
+"""The notebooks with widgets in a real browser: JupyterLab started here, Debian's Chromium driven by Playwright.
 
-It opens `nbs/07_results.ipynb` (a copy, so the source notebook is never saved over), runs all cells (under
-`IN_TEST=1`, so the notebook trains its tiny run), checks that the widgets rendered without error, moves the
-comparison viewer's slider and waits for its picture to change, and saves screenshots to `tests/screenshots/`.
-`make test` installs Playwright; Chromium (`apt-get install chromium`) only in CI (`CI=true`) or by `make browser`.
-Elsewhere the test skips unless Chromium is there (`/usr/bin/chromium`, `chromium` on the PATH, or `DSG_CHROMIUM`).
-The browser is never downloaded.
+For each notebook of `WIDGET_NOTEBOOKS` it opens a copy (so the source notebook is never saved over) beside a link
+to `nbs/samples`, runs all cells under `IN_TEST=1` (JupyterLab runs every cell, `eval: false` ones included), checks
+that no cell raised and that the widgets rendered without error, then works one control of the notebook's widget
+(an item slider, a dropdown) and waits for the picture and the text it shows to change. Screenshots go to
+`tests/screenshots/`. `make test` installs Playwright; Chromium (`apt-get install chromium`) only in CI (`CI=true`)
+or by `make browser`. Elsewhere the test skips unless Chromium is there (`/usr/bin/chromium`, `chromium` on the PATH,
+or `DSG_CHROMIUM`). The browser is never downloaded.
 """
 import json, os, re, secrets, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
@@ -15,7 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get('DSG_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium')
 SHOTS = ROOT/'tests'/'screenshots'
-NOTEBOOK = '07_results.ipynb'
 ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
 
@@ -24,16 +24,19 @@ def _free_port() -> int:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 @pytest.fixture
-def lab(tmp_path):
-    "A JupyterLab server on a free port, serving a copy of the notebook; yields (base url, token)."
+def lab(tmp_path, request):
+    "A JupyterLab server on a free port, serving a copy of notebook `request.param`; yields (base url, token, name)."
+    notebook = request.param
     if not CHROMIUM.exists():
         pytest.skip(f'no Chromium at {CHROMIUM}: run `make browser` (installs Debian chromium with apt-get) '
                     'or set DSG_CHROMIUM=/path/to/chromium to run the browser test')
     pytest.importorskip('playwright')
-    nbs = tmp_path/'nbs'; nbs.mkdir()
-    nb = json.loads((ROOT/'nbs'/NOTEBOOK).read_text())          # nbdev_clean strips the kernel: name it, or Lab asks
+    nbs = tmp_path/'nbs'
+    nbs.mkdir()
+    (nbs/'samples').symlink_to(ROOT/'nbs'/'samples')          # the notebooks read the ADE20K sample relative to nbs/
+    nb = json.loads((ROOT/'nbs'/notebook).read_text())          # nbdev_clean strips the kernel: name it, or Lab asks
     nb['metadata']['kernelspec'] = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
-    (nbs/NOTEBOOK).write_text(json.dumps(nb))
+    (nbs/notebook).write_text(json.dumps(nb))
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, 'IN_TEST': '1', 'JUPYTER_CONFIG_DIR': str(tmp_path/'config'), 'JUPYTER_RUNTIME_DIR': str(tmp_path/'runtime'),
            'JUPYTERLAB_SETTINGS_DIR': str(tmp_path/'settings'), 'JUPYTERLAB_WORKSPACES_DIR': str(tmp_path/'workspaces')}
@@ -49,7 +52,7 @@ def lab(tmp_path):
                 urllib.request.urlopen(f'{base}/api/status?token={token}', timeout=2); break
             except OSError: time.sleep(0.5)
         else: pytest.fail(f'JupyterLab did not start:\n{(tmp_path/"jupyterlab.log").read_text()[-3000:]}')
-        yield base, token
+        yield base, token, notebook
     finally:
         proc.terminate()
         try: proc.wait(15)
@@ -70,11 +73,12 @@ def _accept_dialogs(page):
         page.locator('.jp-Dialog .jp-mod-accept').first.click(); page.wait_for_timeout(500)
 
 def _run_all(page):
+    "Run > Run All Cells."
     _accept_dialogs(page)
     page.locator('.lm-MenuBar-item', has_text='Run').first.click()
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
-def _wait_for_run_all(page, timeout=480):
+def _wait_for_run_all(page, name, timeout=480):
     "Run all cells; poll until every code cell has an execution count and the kernel is idle; fail at once on an error."
     t0, st, started = time.time(), None, False
     _run_all(page); clicked = time.time()
@@ -82,54 +86,123 @@ def _wait_for_run_all(page, timeout=480):
         _accept_dialogs(page)
         st = page.evaluate(STATE)
         if st['errors']:
-            page.screenshot(path=str(SHOTS/'07_results_error.png'))
+            page.screenshot(path=str(SHOTS/f'{name}_error.png'))
             pytest.fail('a cell raised in the browser:\n' + st['errors'][0])
         started = started or any(p != '[ ]:' for p in st['prompts'])
         if not started and time.time() - clicked > 30: _run_all(page); clicked = time.time()   # the request was lost (kernel dialog)
         if st['prompts'] and st['status'] == 'idle' and all(re.fullmatch(r'\[\d+\]:', p) for p in st['prompts']): return st
         time.sleep(2)
-    page.screenshot(path=str(SHOTS/'07_results_timeout.png'))
+    page.screenshot(path=str(SHOTS/f'{name}_timeout.png'))
     pytest.fail(f'run-all did not finish in {timeout} s; prompts {st and st["prompts"]}, kernel {st and st["status"]}')
 
-def test_results_notebook_in_browser(lab):
+def _changes(page, el, old, what='src', timeout=60_000):
+    "Wait until attribute `what` of element `el` (or its text, for 'text') differs from `old`."
+    js = ('([el, old]) => el.textContent.trim() !== old' if what == 'text' else
+          f'([el, old]) => el.getAttribute("{what}") !== old && el.naturalWidth > 0')
+    page.wait_for_function(js, arg=[el.element_handle(), old], timeout=timeout)
+
+def _picture_changes(page, box, old, timeout=60_000):
+    "Wait until the picture in the Output widget of `box` (redrawn as a new <img>) differs from source `old`."
+    js = """([box, old]) => { const i = box.querySelector('.widget-output img');
+                              return !!i && i.getAttribute('src') !== old && i.naturalWidth > 0; }"""
+    page.wait_for_function(js, arg=[box.element_handle(), old], timeout=timeout)
+
+def _picture(box):
+    "The source of the picture in the Output widget of `box`."
+    return box.locator('.widget-output img').first.get_attribute('src')
+
+def _press_right(page, box):
+    "Move the first slider of widget `box` one step to the right, with the keyboard."
+    handle = box.locator('.widget-slider .noUi-handle').first
+    handle.focus()
+    page.keyboard.press('ArrowRight')
+
+def _check_sample_browser(page, name):
+    "01c_scenes: `SampleBrowser`: the index slider and the dataset dropdown change the item and its picture."
+    assert page.locator('.widget-slider').count() >= 1 and page.locator('.widget-dropdown').count() >= 2
+    box = page.locator('.widget-vbox', has=page.locator('.widget-output img')).last
+    img, status = box.locator('.widget-output img').first, box.locator('.widget-html-content').first
+    img.scroll_into_view_if_needed()
+    page.wait_for_function('(el) => el.naturalWidth > 0', arg=img.element_handle(), timeout=30_000)
+    before, text = _picture(box), status.text_content().strip()
+    assert re.search(r'scenes / val: item 0 of \d+, id scenes1-s0-val-000000', text), text
+    _press_right(page, box)
+    _picture_changes(page, box, before)
+    _changes(page, status, text, 'text')
+    assert 'item 1 of' in status.text_content() and 'scenes1-s0-val-000001' in status.text_content()
+    before, text = _picture(box), status.text_content().strip()
+    box.locator('.widget-dropdown select').first.select_option('ADE20K')            # the repository's sample
+    _picture_changes(page, box, before)
+    _changes(page, status, text, 'text')
+    assert re.search(r'ADE20K / val: item \d+ of 23, id ADE_val_', status.text_content()), status.text_content()
+    box.screenshot(path=str(SHOTS/f'{name}_widget.png'))
+
+def _check_depth_viewer(page, name):
+    "02_pseudo_depth: `pseudo_depth_viewer`: the item slider changes the picture; a missing source names its file."
+    assert page.locator('.widget-slider').count() >= 1 and page.locator('.widget-dropdown').count() >= 2
+    box = page.locator('.widget-vbox', has=page.locator('.widget-output img')).last
+    img, readout = box.locator('.widget-output img').first, box.locator('.widget-readout').first
+    img.scroll_into_view_if_needed()
+    page.wait_for_function('(el) => el.naturalWidth > 0', arg=img.element_handle(), timeout=30_000)
+    before = _picture(box)
+    assert readout.text_content().strip() == '0'
+    _press_right(page, box)
+    _picture_changes(page, box, before)
+    assert readout.text_content().strip() == '1'
+    before = _picture(box)
+    box.locator('.widget-dropdown select').first.select_option('dpt-large')         # offered, not in the cache
+    _picture_changes(page, box, before)
+    msg = box.locator('.widget-html-content', has_text="no depth 'dpt-large'")
+    msg.wait_for(timeout=30_000)
+    assert 'val_16.depth_dpt-large.npy' in msg.text_content(), msg.text_content()
+    box.screenshot(path=str(SHOTS/f'{name}_widget.png'))
+
+def _check_results_viewer(page, name):
+    "07: the comparison viewer's item slider changes its picture and the item's id."
+    sliders = page.locator('.widget-slider')
+    images = page.locator('img.widget-image')
+    assert sliders.count() >= 4, f'{sliders.count()} sliders rendered'             # viewer item, editor item/x/y, checkpoints
+    assert images.count() >= 4, f'{images.count()} image widgets rendered'         # viewer, editor, curves, samples
+    viewer = page.locator('.widget-vbox', has=page.locator('img.widget-image')).first
+    img = viewer.locator('img.widget-image').first
+    img.scroll_into_view_if_needed()
+    page.wait_for_function('(el) => el.naturalWidth > 0', arg=img.element_handle(), timeout=30_000)
+    before = img.get_attribute('src')
+    title = viewer.locator('.widget-html-content').first                           # the item's id
+    readout = viewer.locator('.widget-readout').first
+    first_id, first_item = title.text_content().strip(), int(readout.text_content())
+    assert first_id.startswith('scenes'), first_id
+    _press_right(page, viewer)                                                      # move the item slider by one
+    _changes(page, img, before)
+    _changes(page, title, first_id, 'text', timeout=30_000)
+    assert int(readout.text_content()) == first_item + 1
+    viewer.screenshot(path=str(SHOTS/f'{name}_widget.png'))
+
+WIDGET_NOTEBOOKS = {'01c_scenes.ipynb': _check_sample_browser, '02_pseudo_depth.ipynb': _check_depth_viewer,
+                    '07_results.ipynb': _check_results_viewer}
+
+@pytest.mark.parametrize('lab', list(WIDGET_NOTEBOOKS), indirect=True, ids=[n[:-6] for n in WIDGET_NOTEBOOKS])
+def test_widgets_in_browser(lab):
     from playwright.sync_api import sync_playwright
-    base, token = lab
+    base, token, notebook = lab
+    name = notebook[:-len('.ipynb')]
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-        page.goto(f'{base}/lab/tree/{NOTEBOOK}?token={token}')
+        page.goto(f'{base}/lab/tree/{notebook}?token={token}')
         page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=90_000)
         page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=90_000)   # kernel up
-        _wait_for_run_all(page)
+        _wait_for_run_all(page, name)
         errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:has-text("Traceback"), '
                               '.jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
         assert errors.count() == 0, errors.first.inner_text()[:3000]
         assert page.get_by_text('Error displaying widget').count() == 0
         assert page.get_by_text('Loading widget...').count() == 0
-        sliders = page.locator('.widget-slider')
-        images = page.locator('img.widget-image')
-        assert sliders.count() >= 4, f'{sliders.count()} sliders rendered'             # viewer item, editor item/x/y, checkpoints
-        assert images.count() >= 4, f'{images.count()} image widgets rendered'         # viewer, editor, curves, samples
-        viewer = page.locator('.widget-vbox', has=page.locator('img.widget-image')).first
-        img = viewer.locator('img.widget-image').first
-        img.scroll_into_view_if_needed()
-        page.wait_for_function('(el) => el.naturalWidth > 0', arg=img.element_handle(), timeout=30_000)
-        before = img.get_attribute('src')
-        title = viewer.locator('.widget-html-content').first                           # the item's id
-        readout = viewer.locator('.widget-readout').first
-        first_id, first_item = title.text_content().strip(), int(readout.text_content())
-        assert first_id.startswith('scenes'), first_id
-        handle = viewer.locator('.widget-slider .noUi-handle').first
-        handle.focus(); page.keyboard.press('ArrowRight')                               # move the item slider by one
-        page.wait_for_function('([el, old]) => el.getAttribute("src") !== old && el.naturalWidth > 0',
-                               arg=[img.element_handle(), before], timeout=60_000)
-        page.wait_for_function('([el, old]) => el.textContent.trim() !== old', arg=[title.element_handle(), first_id], timeout=30_000)
-        assert int(readout.text_content()) == first_item + 1
-        viewer.screenshot(path=str(SHOTS/'07_results_viewer.png'))
-        page.screenshot(path=str(SHOTS/'07_results_page.png'))
+        WIDGET_NOTEBOOKS[notebook](page, name)
+        page.screenshot(path=str(SHOTS/f'{name}_page.png'))
         browser.close()
-    assert (SHOTS/'07_results_viewer.png').stat().st_size > 1000
+    assert (SHOTS/f'{name}_widget.png').stat().st_size > 1000
 
 def test_make_installs_chromium_only_in_ci():
     "`make test` runs apt-get for Chromium only in CI (CI=true); `make browser` does it when asked (dry runs, `make -n`)."
