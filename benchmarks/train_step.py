@@ -19,7 +19,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from depth_semantic_gan.core import default_device, env_report
-from depth_semantic_gan.train import DeviceData, GANTrainer, paper_config, tiny_config
+from depth_semantic_gan.batches import DeviceData
+from depth_semantic_gan.trainer import GANTrainer, paper_config, tiny_config
 
 BF16_PEAK_TFLOPS = {'H100': 989., 'H200': 989., 'A100': 312., 'L40S': 362., 'RTX 3060': 51.}  # dense, vendor sheets
 

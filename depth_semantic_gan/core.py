@@ -9,9 +9,10 @@ import urllib.error, urllib.request
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['in_test', 'test_size', 'default_device', 'seed_everything', 'atomic_write', 'atomic_torch_save', 'clean_tmp',
-           'FolderBusy', 'folder_lock', 'DownloadError', 'file_hash', 'download', 'serve_folder', 'image_to_tensor',
-           'tensor_to_image', 'depth_to_target', 'target_to_disparity', 'dsg_home', 'env_report', 'dsg_env']
+__all__ = ['in_test', 'test_size', 'default_device', 'rank_world', 'seed_everything', 'atomic_write', 'atomic_torch_save',
+           'clean_tmp', 'FolderBusy', 'folder_lock', 'DownloadError', 'file_hash', 'download', 'serve_folder',
+           'image_to_tensor', 'tensor_to_image', 'depth_to_target', 'target_to_disparity', 'dsg_home', 'env_report',
+           'dsg_env']
 
 # %% ../nbs/00_core.ipynb #2ac7fd8e
 import numpy as np
@@ -35,6 +36,11 @@ def default_device() -> torch.device:
     "`DSG_DEVICE` if set, else the first CUDA GPU if present, else the CPU."
     if name := os.environ.get('DSG_DEVICE'): return torch.device(name)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #429f4590
+def rank_world() -> tuple:
+    "`(rank, world, local_rank)` of this process from the variables `torchrun` sets (0, 1, 0 without them)."
+    return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('WORLD_SIZE', 1), ('LOCAL_RANK', 0)))
 
 # %% ../nbs/00_core.ipynb #138f7db7
 def seed_everything(seed:int # seed for Python, NumPy and torch (all devices)

@@ -11,7 +11,7 @@ STEPS, BATCH = 3, 4
 
 
 def _data():
-    from depth_semantic_gan.train import DeviceData
+    from depth_semantic_gan.batches import DeviceData
     rng = np.random.RandomState(0); n, s = 12, 32
     return DeviceData(rng.randint(0, 8, (n, s, s)).astype(np.uint8), rng.randint(0, 256, (n, s, s, 3)).astype(np.uint8),
                       rng.rand(n, s, s).astype(np.float32) * 2 - 1, device='cpu')
@@ -21,13 +21,21 @@ def _worker(rank, world, port, out):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR='127.0.0.1',
                       MASTER_PORT=str(port), DSG_DEVICE='cpu')
     torch.set_num_threads(1)
-    import depth_semantic_gan.train as tr
-    saved, save = [], tr.atomic_torch_save
-    tr.atomic_torch_save = lambda obj, path: (saved.append(str(path)), save(obj, path))[1]   # record who writes
-    cfg = tr.tiny_config('1', depth='exact', label_nc=8, steps=STEPS, batch_size=BATCH, log_every=1, sample_every=1, ckpt_every=0)
-    t = tr.GANTrainer(cfg, _data(), run_dir=f'{out}/run{world}').fit()
+    import depth_semantic_gan.checkpoints as ck
+    from depth_semantic_gan.callbacks import default_callbacks
+    from depth_semantic_gan.distributed import AllReduceBatchNorm2d, DDPTrainer
+    from depth_semantic_gan.trainer import tiny_config
+    saved, save = [], ck.atomic_torch_save
+    def record(obj, path):                                                    # record who writes
+        saved.append(str(path))
+        return save(obj, path)
+    ck.atomic_torch_save = record
+    cfg = tiny_config('1', depth='exact', label_nc=8, steps=STEPS, batch_size=BATCH, log_every=1, sample_every=1,
+                      ckpt_every=0)
+    run = f'{out}/run{world}'
+    t = DDPTrainer(cfg, _data(), run_dir=run, cbs=default_callbacks(cfg, run)).fit()
     torch.save({'G': t.G.state_dict(), 'D': t.D.state_dict(), 'saved': saved, 'log': t.log,
-                'sync_bn': sum(type(m) is tr.AllReduceBatchNorm2d for m in t.G.modules())}, f'{out}/w{world}r{rank}.pt')
+                'sync_bn': sum(type(m) is AllReduceBatchNorm2d for m in t.G.modules())}, f'{out}/w{world}r{rank}.pt')
     if world > 1: torch.distributed.destroy_process_group()
 
 
