@@ -10,7 +10,7 @@ import torch.distributed as dist
 from fastcore.docments import docments
 from .core import FolderBusy, rank_world
 from .spade import GeneratorConfig
-from .data import cache_paths
+from .cache import cache_paths
 from .trainer import SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_checkpoint
 from .distributed import setup_distributed

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from .core import clean_tmp, folder_lock, rank_world
-from .data import CacheDataset, cache_paths, cache_root
+from .cache import CacheDataset, cache_paths, cache_root
 from .scenes import prepare_scenes
 from .batches import DeviceData
 from .trainer import SCENES, DepthSource, GANTrainer, TrainConfig, generate

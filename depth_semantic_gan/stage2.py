@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
-from .data import DepthWriter, depth_path
+from .cache import DepthWriter, depth_path
 from .trainer import DepthSource, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_generator
 from .stage1 import data_root, load_split, predict_depth, stage1_source

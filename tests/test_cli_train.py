@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from depth_semantic_gan.data import build_cache, depth_sources
+from depth_semantic_gan.cache import build_cache, depth_sources
 
 
 class _Scenes:

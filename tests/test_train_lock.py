@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from depth_semantic_gan.data import build_cache
+from depth_semantic_gan.cache import build_cache
 
 
 class _Scenes:
