@@ -11,10 +11,9 @@ says so. `--weights random` writes randomly initialised weights in pytorch-fid's
 both sides, accepted by the weights check through `$DSG_FID_WEIGHTS_SHA256`: timings stay valid, the FID values are
 then meaningless (for machines without the real weights).
 """
-import argparse, os, sys, tempfile, time, warnings
+import argparse, os, tempfile, time, warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -61,7 +60,7 @@ def main():
         os.environ['TORCH_HOME'] = str(tmp/'torch')       # before torch.hub reads it; the CLI child inherits it
     from depth_semantic_gan.core import default_device, env_report
     from depth_semantic_gan.fid import FIDWarning, _FID_NETS, evaluate, inception_weights_path, install_inception_weights
-    from depth_semantic_gan.metrics import run_pytorch_fid, scipy_needs_sqrtm_shim
+    from depth_semantic_gan.metrics import run_pytorch_fid
     if a.weights == 'random':
         random_weights(inception_weights_path()); print('RANDOM WEIGHTS: timings only, FID values are meaningless')
     else: install_inception_weights()
