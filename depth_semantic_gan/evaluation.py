@@ -9,35 +9,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['generate_images', 'evaluate_seed', 'mean_std', 'noise_verdict', 'Generators']
+__all__ = ['evaluate_seed', 'mean_std', 'noise_verdict', 'Generators']
 
 # %% ../nbs/07a_evaluation.ipynb #c07a0005
 import numpy as np
 import torch
 
 from .core import default_device
-from .spade import resize_nearest, semantic_input
-from .train import load_generator, load_split
-from .stage2 import downsize_depth, predict_depth, stage1_source
+from .spade import resize_nearest
+from .checkpoints import load_generator
+from .trainer import Stage, generate
+from .stage1 import load_split, predict_depth, stage1_source
+from .stage2 import downsize_depth
 from .fid import FIDResult, FIDStats, FIDWarning, evaluate, fid_stats
 from .metrics import depth_fid, depth_metrics
 from .experiment import Preset, read_preset, run_name
-
-# %% ../nbs/07a_evaluation.ipynb #7b32a83b
-@torch.no_grad()
-def generate_images(G:torch.nn.Module, # Stage-2 or baseline generator (eval mode)
-                    labels:torch.Tensor, # uint8 (N, S, S) class ids
-                    depth:torch.Tensor=None, # Stage 2: (N, 1, S, S) depth targets; None for the baseline
-                    label_nc:int=151, # one-hot channels
-                    batch_size:int=64, # items per forward pass
-                   ) -> torch.Tensor:
-    "Images (N, 3, S, S) in [-1, 1] on the CPU from a Stage-2 (labels + depth) or baseline (labels) generator."
-    # integrator: replace by trainer.generate (the one batched-inference helper), then drop this function
-    dev, out = next(G.parameters()).device, []
-    for i in range(0, len(labels), batch_size):
-        d = None if depth is None else depth[i:i + batch_size].to(dev)
-        out.append(G(semantic_input(labels[i:i + batch_size].to(dev), d, label_nc)).float().cpu())
-    return torch.cat(out)
 
 # %% ../nbs/07a_evaluation.ipynb #44516922
 def _record(r:FIDResult) -> dict: return asdict(r)
@@ -59,19 +45,19 @@ def evaluate_seed(preset:Preset, # the experiment
         warnings.simplefilter('ignore', FIDWarning)          # small N: recorded in `reliable`, starred in the tables
         real = fid_stats(images, cache=ev/f'real_images_{preset.image_size}_{n}.npz', device=dev)
         for ds in preset.depth_sizes:
-            s1 = run/run_name('1', seed, ds)
+            s1 = run/run_name(Stage.STAGE1, seed, ds)
             G1, c1 = load_generator(s1, dev)
             vd = load_split(str(root), 'val', ds, preset.depth, device='cpu')
             pred = predict_depth(G1, vd.labels[:n], c1.label_nc)[:, None]                   # (n, 1, ds, ds)
             ref = vd.depth[:n]
             r = depth_fid(pred, ref, real_cache=ev/f'real_depth_{ds}_{n}.npz', **kid)
             out['depth'][str(ds)] = {**_record(r), **depth_metrics(pred, ref)}
-            G2, c2 = load_generator(run/run_name('2', seed, ds), dev)
+            G2, c2 = load_generator(run/run_name(Stage.STAGE2, seed, ds), dev)
             cond = load_split(str(root), 'val', preset.image_size, stage1_source(s1), device='cpu').depth[:n]
-            fake = generate_images(G2, labels, cond, c2.label_nc)
+            fake = generate(G2, labels, cond, c2.label_nc)
             out['image'][f'ours_{ds}'] = _record(evaluate(fake, real, **kid))
-        GB, cb = load_generator(run/run_name('baseline', seed), dev)
-        out['image']['spade'] = _record(evaluate(generate_images(GB, labels, None, cb.label_nc), real, **kid))
+        GB, cb = load_generator(run/run_name(Stage.BASELINE, seed), dev)
+        out['image']['spade'] = _record(evaluate(generate(GB, labels, None, cb.label_nc), real, **kid))
         h = n // 2
         halves = [FIDStats.from_features(f, preset.image_size) for f in (real.features[:h], real.features[h:])]
         out['image']['real'] = _record(evaluate(*halves, kid_subset_size=max(2, h // 2)))
@@ -107,9 +93,9 @@ class Generators:
         self.seed = self.preset.seeds[0] if seed is None else seed
         self.depth_size = depth_size or self.preset.depth_sizes[0]
         dev = device or default_device()
-        self.G1, self.c1 = load_generator(self.run/run_name('1', self.seed, self.depth_size), dev)
-        self.G2, self.c2 = load_generator(self.run/run_name('2', self.seed, self.depth_size), dev)
-        self.GB, self.cb = load_generator(self.run/run_name('baseline', self.seed), dev)
+        self.G1, self.c1 = load_generator(self.run/run_name(Stage.STAGE1, self.seed, self.depth_size), dev)
+        self.G2, self.c2 = load_generator(self.run/run_name(Stage.STAGE2, self.seed, self.depth_size), dev)
+        self.GB, self.cb = load_generator(self.run/run_name(Stage.BASELINE, self.seed), dev)
 
     @torch.no_grad()
     def row(self, label:torch.Tensor # uint8 (S, S) class ids at the image size
@@ -120,5 +106,5 @@ class Generators:
         lab1 = resize_nearest(lab[:, None].float(), (ds, ds))[:, 0].to(torch.uint8)   # the label map at Stage 1's size
         depth = predict_depth(self.G1, lab1, self.c1.label_nc)[:, None]                         # (1, 1, ds, ds)
         cond = downsize_depth(depth, s)                                                        # as Stage 2 was trained
-        return {'depth': depth, 'ours': generate_images(self.G2, lab, cond, self.c2.label_nc),
-                'spade': generate_images(self.GB, lab, None, self.cb.label_nc)}
+        return {'depth': depth, 'ours': generate(self.G2, lab, cond, self.c2.label_nc),
+                'spade': generate(self.GB, lab, None, self.cb.label_nc)}

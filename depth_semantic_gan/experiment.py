@@ -13,16 +13,18 @@ __all__ = ['PRESETS', 'run_name', 'Preset', 'write_json', 'check_preset', 'read_
 
 # %% ../nbs/07_experiment.ipynb #c0700003
 from .core import atomic_write
-from .train import TrainConfig, paper_config, tiny_config
-from .stage2 import UsageError, stage1_source
+from .trainer import SCENES, Stage, TrainConfig, paper_config, tiny_config
+from .cli import UsageError
+from .stage1 import stage1_source
 
 # %% ../nbs/07_experiment.ipynb #713cd4c2
-def run_name(stage:str, # '1', '2' or 'baseline'
+def run_name(stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
              seed:int, # the seed
              depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
             ) -> str:
     "Folder name of one model of a pipeline run: `stage1_64_s0`, `stage2_d64_s0`, `baseline_s0`."
-    names = {'1': f'stage1_{depth_size}_s{seed}', '2': f'stage2_d{depth_size}_s{seed}', 'baseline': f'baseline_s{seed}'}
+    names = {Stage.STAGE1: f'stage1_{depth_size}_s{seed}', Stage.STAGE2: f'stage2_d{depth_size}_s{seed}',
+             Stage.BASELINE: f'baseline_s{seed}'}
     return names[stage]
 
 # %% ../nbs/07_experiment.ipynb #9811323d
@@ -30,7 +32,7 @@ def run_name(stage:str, # '1', '2' or 'baseline'
 class Preset:
     "One end-to-end experiment: data, sizes, training length and seeds."
     name: str # shown in the report
-    data: str = 'scenes' # 'scenes' (rendered into the run folder) or 'ade20k' (yours, cached with `prepare_ade20k`)
+    data: str = SCENES # 'scenes' (rendered into the run folder) or 'ade20k' (yours, cached with `prepare_ade20k`)
     depth: str = 'exact' # Stage-1 target: 'exact' (scenes) or a pseudo-depth source ('monodepth2-mono_640x192')
     image_size: int = 32 # Stage-2 and baseline resolution
     depth_sizes: tuple = (32,) # Stage-1 resolutions, each with a Stage-2 model and an 'Ours' row (paper: 64, 128)
@@ -45,7 +47,7 @@ class Preset:
     ckpt_every: int = 100 # checkpoint interval: an interruption loses at most this many steps
 
     def __post_init__(self):
-        if self.data not in ('scenes', 'ade20k'):
+        if self.data not in (SCENES, 'ade20k'):
             raise ValueError(f"data must be 'scenes' or 'ade20k', got {self.data!r}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f'need distinct seeds, got {self.seeds}')
@@ -53,20 +55,20 @@ class Preset:
             raise ValueError(f'every Stage-1 size must be a multiple of the image size {self.image_size}, '
                              f'got {self.depth_sizes}')
 
-    def train_config(self, stage:str, # '1', '2' or 'baseline'
+    def train_config(self, stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
                      seed:int, # the seed
                      data:str, # cache folder
                      depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
                      stage1_run=None, # Stage 2: the Stage-1 run folder whose depth it reads
                     ) -> TrainConfig:
         "The `TrainConfig` of one model of this preset."
-        size = depth_size if stage == '1' else self.image_size
+        size = depth_size if stage == Stage.STAGE1 else self.image_size
         # an absolute data path: the run resumes from any working folder
         kw = dict(data=str(Path(data).resolve()), seed=seed, ckpt_every=self.ckpt_every)
         if self.steps is not None:
             kw.update(steps=self.steps, log_every=max(1, self.steps // 20), sample_every=max(1, self.steps // 4))
-        if stage == '1': kw['depth'] = self.depth
-        if stage == '2': kw['depth'] = kw['eval_depth'] = stage1_source(stage1_run)
+        if stage == Stage.STAGE1: kw['depth'] = self.depth
+        if stage == Stage.STAGE2: kw['depth'] = kw['eval_depth'] = stage1_source(stage1_run)
         if self.paper: return paper_config(stage, size, **kw)
         return tiny_config(stage, size, batch_size=self.batch_size, **kw)
 

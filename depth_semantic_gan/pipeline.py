@@ -4,7 +4,7 @@
 
 # %% ../nbs/07c_pipeline.ipynb #c07c0004
 from __future__ import annotations
-import contextlib, json, os, time
+import contextlib, json, time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -14,25 +14,25 @@ __all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 
 # %% ../nbs/07c_pipeline.ipynb #c07c0005
 import torch.distributed as dist
 
-from .core import atomic_write, clean_tmp, folder_lock
-from .data import ADE20KFiles, cache_paths, cache_root, depth_sources, download_ade20k, prepare_ade20k
+from .core import atomic_write, clean_tmp, folder_lock, rank_world
+from .data import ADE20KFiles, download_ade20k
+from .cache import cache_paths, cache_root, depth_sources, prepare_ade20k
 from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
 from .scenes import prepare_scenes
-from .train import TrainConfig, load_checkpoint, run_training, setup_distributed
-from .stage2 import UsageError, check_count, script, write_stage1_depth
+from .trainer import SCENES, Stage, TrainConfig
+from .checkpoints import load_checkpoint
+from .stage1 import run_training
+from .distributed import setup_distributed
+from .cli import UsageError, check_count, script
+from .stage2 import write_stage1_depth
 from .experiment import PRESETS, Preset, check_preset, run_name, write_json
 from .evaluation import evaluate_seed
 from .report import write_report
 
 # %% ../nbs/07c_pipeline.ipynb #efd19805
-def _ddp() -> tuple:
-    "(rank, world): this process's place under torchrun, (0, 1) otherwise."
-    # integrator: replace by core.rank_world (the one place reading RANK/WORLD_SIZE)
-    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
-
 def _on_rank0(fn, *args, **kw):
     "Run `fn` on rank 0 only; under torchrun the other ranks wait for it."
-    rank, world = _ddp()
+    rank, world, _ = rank_world()
     out = fn(*args, **kw) if rank == 0 else None
     if world > 1:
         setup_distributed()
@@ -40,7 +40,7 @@ def _on_rank0(fn, *args, **kw):
     return out
 
 def _say(msg:str):
-    if _ddp()[0] == 0: print(msg, flush=True)
+    if rank_world()[0] == 0: print(msg, flush=True)
 
 # %% ../nbs/07c_pipeline.ipynb #bdedbbf8
 def prepare_data(preset:Preset, # the experiment
@@ -52,7 +52,7 @@ def prepare_data(preset:Preset, # the experiment
                 ) -> Path:
     "Make the cache the preset trains on (resumable) and return its folder."
     sizes = tuple(sorted({preset.image_size, *preset.depth_sizes}))
-    if preset.data == 'scenes':
+    if preset.data == SCENES:
         return prepare_scenes(run/'data', n_train=preset.n_train, n_val=preset.n_val, sizes=sizes, progress=progress)
     root = Path(cache) if cache is not None else cache_root('ade20k')
     def ready():
@@ -103,7 +103,8 @@ PIPELINE_STEPS = ('data', 'stage1', 'stage2', 'eval', 'report')
 
 def _models(run, preset, seed) -> dict:
     "Run folder name -> checkpoint step, for every model of one seed."
-    names = [run_name(st, seed, d) for st in ('1', '2') for d in preset.depth_sizes] + [run_name('baseline', seed)]
+    names = [run_name(st, seed, d) for st in (Stage.STAGE1, Stage.STAGE2) for d in preset.depth_sizes]
+    names.append(run_name(Stage.BASELINE, seed))
     return {n: load_checkpoint(run/n/'last.pt')['step'] for n in names}
 
 def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
@@ -120,7 +121,7 @@ def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
     if until is not None and until not in PIPELINE_STEPS:
         raise ValueError(f'until must be one of {PIPELINE_STEPS}, got {until!r}')
     run = Path(run if run is not None else f'runs/{p.name}')
-    rank0 = _ddp()[0] == 0
+    rank0 = rank_world()[0] == 0
     with folder_lock(run, 'run folder') if rank0 else contextlib.nullcontext():   # one pipeline per folder at a time
         if rank0:
             for folder in (run, run/'eval', run/'figures'): clean_tmp(folder)
@@ -136,29 +137,29 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
     _on_rank0(check_preset, run, p)
     t0 = time.perf_counter()
     _say(f'[data] {p.data} -> {run}')
-    default_root = run/'data' if p.data == 'scenes' else cache or cache_root('ade20k')
+    default_root = run/'data' if p.data == SCENES else cache or cache_root('ade20k')
     root = Path(_on_rank0(prepare_data, p, run, ade20k, cache, monodepth2, progress) or default_root)
     _on_rank0(write_json, run/'data.json', {'root': str(root.resolve())})
     if step('data'): return run
     t0 = time.perf_counter()
     for seed in p.seeds:
         for ds in p.depth_sizes:
-            folder = run/run_name('1', seed, ds)
-            _say(f'[stage1] {folder.name}: {train_or_resume(p.train_config("1", seed, root, ds), folder)}')
+            folder = run/run_name(Stage.STAGE1, seed, ds)
+            _say(f'[stage1] {folder.name}: {train_or_resume(p.train_config(Stage.STAGE1, seed, root, ds), folder)}')
     if step('stage1'): return run
     t0 = time.perf_counter()
     for seed in p.seeds:
         for ds in p.depth_sizes:
-            s1 = run/run_name('1', seed, ds)
+            s1 = run/run_name(Stage.STAGE1, seed, ds)
             src, done = _on_rank0(stage1_depth, s1, root, p.image_size) or ('', '')
             _say(f'[stage1 depth] {s1.name}: {done} ({src!r} at {p.image_size} px)')
-            folder = run/run_name('2', seed, ds)
-            cfg = p.train_config('2', seed, root, ds, stage1_run=s1)
+            folder = run/run_name(Stage.STAGE2, seed, ds)
+            cfg = p.train_config(Stage.STAGE2, seed, root, ds, stage1_run=s1)
             _say(f'[stage2] {folder.name}: {train_or_resume(cfg, folder)}')
-        folder = run/run_name('baseline', seed)
-        _say(f'[baseline] {folder.name}: {train_or_resume(p.train_config("baseline", seed, root), folder)}')
+        folder = run/run_name(Stage.BASELINE, seed)
+        _say(f'[baseline] {folder.name}: {train_or_resume(p.train_config(Stage.BASELINE, seed, root), folder)}')
     if step('stage2'): return run
-    if _ddp()[0] != 0: return run/'report.md'          # evaluation and report: rank 0 alone
+    if rank_world()[0] != 0: return run/'report.md'          # evaluation and report: rank 0 alone
     t0 = time.perf_counter()
     for seed in p.seeds:
         path, models = run/'eval'/f'seed{seed}.json', _models(run, p, seed)

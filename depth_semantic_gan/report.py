@@ -19,7 +19,10 @@ from PIL import Image
 from .core import atomic_write, env_report
 from .data import colorize
 from .spade import resize_nearest
-from .train import STAGES, load_checkpoint, load_split, make_grid, plot_losses, to_rgb
+from .trainer import STAGES
+from .checkpoints import load_checkpoint
+from .stage1 import load_split
+from .callbacks import make_grid, plot_losses, to_rgb
 from .metrics import DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_table, markdown_table
 from .experiment import Preset, run_name
 from .evaluation import Generators, mean_std, noise_verdict

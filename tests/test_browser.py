@@ -179,7 +179,7 @@ def _check_results_viewer(page, name):
     viewer.screenshot(path=str(SHOTS/f'{name}_widget.png'))
 
 WIDGET_NOTEBOOKS = {'01c_scenes.ipynb': _check_sample_browser, '02_pseudo_depth.ipynb': _check_depth_viewer,
-                    '07_results.ipynb': _check_results_viewer}
+                    '07d_viewers.ipynb': _check_results_viewer}
 
 @pytest.mark.parametrize('lab', list(WIDGET_NOTEBOOKS), indirect=True, ids=[n[:-6] for n in WIDGET_NOTEBOOKS])
 def test_widgets_in_browser(lab):
