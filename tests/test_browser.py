@@ -1,7 +1,7 @@
 """The notebooks with widgets in a real browser: JupyterLab started here, Debian's Chromium driven by Playwright.
 
-For each notebook of `WIDGET_NOTEBOOKS` it opens a copy (so the source notebook is never saved over) beside a link
-to `nbs/samples`, runs all cells under `IN_TEST=1` (JupyterLab runs every cell, `eval: false` ones included), checks
+For each notebook of `WIDGET_NOTEBOOKS` it opens a copy (so the source notebook is never saved over) beside links
+to `nbs/samples` and `nbs/images`, runs all cells under `IN_TEST=1` (JupyterLab runs every cell, `eval: false` ones included), checks
 that no cell raised and that the widgets rendered without error, then works one control of the notebook's widget
 (an item slider, a dropdown) and waits for the picture and the text it shows to change. Screenshots go to
 `tests/screenshots/`. `make test` installs Playwright; Chromium (`apt-get install chromium`) only in CI (`CI=true`)
@@ -33,7 +33,8 @@ def lab(tmp_path, request):
     pytest.importorskip('playwright')
     nbs = tmp_path/'nbs'
     nbs.mkdir()
-    (nbs/'samples').symlink_to(ROOT/'nbs'/'samples')          # the notebooks read the ADE20K sample relative to nbs/
+    for d in ('samples', 'images'):                               # the notebooks read these relative to nbs/
+        (nbs/d).symlink_to(ROOT/'nbs'/d)
     nb = json.loads((ROOT/'nbs'/notebook).read_text())          # nbdev_clean strips the kernel: name it, or Lab asks
     nb['metadata']['kernelspec'] = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
     (nbs/notebook).write_text(json.dumps(nb))
