@@ -3,20 +3,10 @@ straight through; Stage 2 then trains on the depth that run generates; a finishe
 import os, subprocess, sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from depth_semantic_gan.cache import build_cache, depth_sources
-
-
-class _Scenes:
-    "Random uint8 scenes with metric depth, in the form `build_cache` reads."
-    def __init__(self, n, seed): self.ids, self.seed = [f's{i:03d}' for i in range(n)], seed
-    def __len__(self): return len(self.ids)
-    def read(self, i, size):
-        r = np.random.RandomState(self.seed + i)
-        return {'image': r.randint(0, 256, (size, size, 3)).astype(np.uint8), 'label': r.randint(0, 12, (size, size)).astype(np.uint8),
-                'depth': r.uniform(1, 10, (size, size)).astype(np.float32)}
+from random_scenes import RandomScenes
 
 
 def _cli(*args):
@@ -32,7 +22,7 @@ def _ok(r):
 
 def test_dsg_train_stop_resume_and_stage2(tmp_path):
     cache = tmp_path/'cache'
-    for split, n in (('train', 6), ('val', 2)): build_cache(_Scenes(n, len(split)), cache, split, 16, progress=False)
+    for split, n in (('train', 6), ('val', 2)): build_cache(RandomScenes(n, len(split)), cache, split, 16, progress=False)
     common = ['--stage', '1', '--data', cache, '--depth', 'exact', '--size', 16, '--steps', 4, '--log_every', 2, '--sample_every', 2, '--ckpt_every', 2]
     a, b = tmp_path/'s1a', tmp_path/'s1b'
     _ok(_cli(*common, '--run', a, '--stop_at', 2))

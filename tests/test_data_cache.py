@@ -1,8 +1,5 @@
 "A cache build killed mid-way (SIGKILL, in its own process) resumes where it stopped and ends identical to an uninterrupted build."
 import json, os, signal, subprocess, sys, textwrap, time
-from pathlib import Path
-
-import numpy as np
 
 from depth_semantic_gan.cache import CacheDataset, build_cache
 

@@ -4,26 +4,15 @@ leftovers of its interrupted writes are cleaned when the run is resumed); under 
 import json, os, signal, socket, subprocess, sys, time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.multiprocessing as mp
 
 from depth_semantic_gan.cache import build_cache
-
-
-class _Scenes:
-    "Random uint8 scenes with metric depth, in the form `build_cache` reads."
-    def __init__(self, n, seed): self.ids, self.seed = [f's{i:03d}' for i in range(n)], seed
-    def __len__(self): return len(self.ids)
-    def read(self, i, size):
-        r = np.random.RandomState(self.seed + i)
-        return {'image': r.randint(0, 256, (size, size, 3)).astype(np.uint8),
-                'label': r.randint(0, 12, (size, size)).astype(np.uint8),
-                'depth': r.uniform(1, 10, (size, size)).astype(np.float32)}
+from random_scenes import RandomScenes
 
 
 def _cache(root):
-    for split, n in (('train', 6), ('val', 2)): build_cache(_Scenes(n, len(split)), root, split, 16, progress=False)
+    for split, n in (('train', 6), ('val', 2)): build_cache(RandomScenes(n, len(split)), root, split, 16, progress=False)
     return root
 
 
