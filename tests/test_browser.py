@@ -118,13 +118,19 @@ def _press_right(page, box):
     handle.focus()
     page.keyboard.press('ArrowRight')
 
-def _check_sample_browser(page, name):
-    "01c_scenes: `SampleBrowser`: the index slider and the dataset dropdown change the item and its picture."
+def _output_widget(page):
+    "The last widget box showing a picture in an output area, once its picture has loaded (the box and the image)."
     assert page.locator('.widget-slider').count() >= 1 and page.locator('.widget-dropdown').count() >= 2
     box = page.locator('.widget-vbox', has=page.locator('.widget-output img')).last
-    img, status = box.locator('.widget-output img').first, box.locator('.widget-html-content').first
+    img = box.locator('.widget-output img').first
     img.scroll_into_view_if_needed()
     page.wait_for_function('(el) => el.naturalWidth > 0', arg=img.element_handle(), timeout=30_000)
+    return box
+
+def _check_sample_browser(page, name):
+    "01c_scenes: `SampleBrowser`: the index slider and the dataset dropdown change the item and its picture."
+    box = _output_widget(page)
+    status = box.locator('.widget-html-content').first
     before, text = _picture(box), status.text_content().strip()
     assert re.search(r'scenes / val: item 0 of \d+, id scenes1-s0-val-000000', text), text
     _press_right(page, box)
@@ -140,11 +146,8 @@ def _check_sample_browser(page, name):
 
 def _check_depth_viewer(page, name):
     "02_pseudo_depth: `pseudo_depth_viewer`: the item slider changes the picture; a missing source names its file."
-    assert page.locator('.widget-slider').count() >= 1 and page.locator('.widget-dropdown').count() >= 2
-    box = page.locator('.widget-vbox', has=page.locator('.widget-output img')).last
-    img, readout = box.locator('.widget-output img').first, box.locator('.widget-readout').first
-    img.scroll_into_view_if_needed()
-    page.wait_for_function('(el) => el.naturalWidth > 0', arg=img.element_handle(), timeout=30_000)
+    box = _output_widget(page)
+    readout = box.locator('.widget-readout').first
     before = _picture(box)
     assert readout.text_content().strip() == '0'
     _press_right(page, box)
