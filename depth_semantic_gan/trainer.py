@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 # %% auto #0
-__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig', 'paper_config', 'tiny_config',
-           'lr_factor', 'Callback', 'check_data', 'model_configs', 'build_models', 'generate', 'GANTrainer']
+__all__ = ['STAGES', 'SCENES', 'INITS', 'PAPER_BATCH', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig', 'paper_config',
+           'tiny_config', 'lr_factor', 'Callback', 'check_data', 'model_configs', 'build_models', 'generate',
+           'GANTrainer']
 
 # %% ../nbs/04_training.ipynb #ab2faaf9
 import torch
@@ -63,6 +64,8 @@ class DepthSource(str):
     def is_stage1(self) -> bool: return self.startswith(self.STAGE1_PREFIX)
 
 # %% ../nbs/04_training.ipynb #008da999
+INITS = ('xavier', 'nvlabs-gpu') # see `03_spade`: the init NVlabs wrote, and the one it ran with on a GPU
+
 @dataclass(frozen=True)
 class TrainConfig:
     "Everything that defines a training run (saved in every checkpoint)."
@@ -89,9 +92,11 @@ class TrainConfig:
     lambda_vgg: float = 10.0 # VGG perceptual weight (used only with `vgg_weights`)
     vgg_weights: Optional[str] = None # path to ImageNet VGG19 weights; None turns the VGG loss off
     flip: bool = True # random horizontal flips
+    load_size: Optional[int] = None # augmentation: resize to this size, then a random `size` crop (None: none)
     seed: int = 0 # seeds weights, data order and flips
-    amp: bool = True # bf16 autocast (CUDA only)
-    channels_last: bool = True # NHWC memory format (CUDA only)
+    init: str = 'xavier' # weight init: 'xavier' (NVlabs as written, CPU path) or 'nvlabs-gpu' (as NVlabs ran on a GPU)
+    amp: bool = False # bf16 autocast (CUDA only); the reference trains in fp32
+    channels_last: bool = False # NHWC memory format (CUDA only)
     compile: bool = False # torch.compile G and D
     reuse_fake: bool = False # D step judges the G step's fake instead of regenerating it (faster, not the NVlabs rule)
     log_every: int = 50 # read losses from the device, log and check for NaN every N steps
@@ -124,6 +129,9 @@ class TrainConfig:
             raise ValueError(f'size {self.size} must be a multiple of 2**num_up = {2**self.num_up}')
         if self.batch_size < 1 or self.steps < 1: raise ValueError('batch_size and steps must be positive')
         if not 0 <= self.decay_start <= 1: raise ValueError(f'decay_start must lie in [0, 1], got {self.decay_start}')
+        if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
+        if self.load_size is not None and self.load_size < self.size:
+            raise ValueError(f'load_size {self.load_size} is smaller than the crop size {self.size}')
 
 # %% ../nbs/04_training.ipynb #959c4a7f
 PAPER_BATCH = {(Stage.STAGE1, 64): 64, (Stage.STAGE1, 128): 12, (Stage.STAGE2, 64): 64, (Stage.BASELINE, 64): 64}
