@@ -1,7 +1,8 @@
 """The notebooks with widgets in a real browser: JupyterLab started here, Debian's Chromium driven by Playwright.
 
 For each notebook of `WIDGET_NOTEBOOKS` it opens a copy (so the source notebook is never saved over) beside links
-to `nbs/samples` and `nbs/images`, runs all cells under `IN_TEST=1` (JupyterLab runs every cell, `eval: false` ones included), checks
+to `nbs/samples` and `nbs/images`, runs all cells under `IN_TEST=1` (JupyterLab runs every cell, `eval: false` ones
+included), checks
 that no cell raised and that the widgets rendered without error, then works one control of the notebook's widget
 (an item slider, a dropdown) and waits for the picture and the text it shows to change. Screenshots go to
 `tests/screenshots/`. `make test` installs Playwright; Chromium (`apt-get install chromium`) only in CI (`CI=true`)
@@ -25,7 +26,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def lab(tmp_path, request):
-    "A JupyterLab server on a free port, serving a copy of notebook `request.param`; yields (base url, token, name)."
+    "A JupyterLab server on a free port, serving a copy of notebook `request.param`; yields (url, token, name, log file)."
     notebook = request.param
     if not CHROMIUM.exists():
         pytest.skip(f'no Chromium at {CHROMIUM}: run `make browser` (installs Debian chromium with apt-get) '
@@ -39,11 +40,16 @@ def lab(tmp_path, request):
     nb['metadata']['kernelspec'] = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
     (nbs/notebook).write_text(json.dumps(nb))
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, 'IN_TEST': '1', 'JUPYTER_CONFIG_DIR': str(tmp_path/'config'), 'JUPYTER_RUNTIME_DIR': str(tmp_path/'runtime'),
+    env = {**os.environ, 'IN_TEST': '1', 'JUPYTER_CONFIG_DIR': str(tmp_path/'config'),
+           'JUPYTER_RUNTIME_DIR': str(tmp_path/'runtime'),
            'JUPYTERLAB_SETTINGS_DIR': str(tmp_path/'settings'), 'JUPYTERLAB_WORKSPACES_DIR': str(tmp_path/'workspaces')}
+    tracker = tmp_path/'settings'/'@jupyterlab'/'notebook-extension'/'tracker.jupyterlab-settings'
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({'windowingMode': 'none'}))   # every cell in the page: its prompt is its state
     log = open(tmp_path/'jupyterlab.log', 'w')
     proc = subprocess.Popen([sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', f'--port={port}',
-                             '--ServerApp.ip=127.0.0.1', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={nbs}',
+                             '--ServerApp.ip=127.0.0.1', f'--IdentityProvider.token={token}',
+                             f'--ServerApp.root_dir={nbs}',
                              '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate'],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f'http://127.0.0.1:{port}'
@@ -53,17 +59,29 @@ def lab(tmp_path, request):
                 urllib.request.urlopen(f'{base}/api/status?token={token}', timeout=2); break
             except OSError: time.sleep(0.5)
         else: pytest.fail(f'JupyterLab did not start:\n{(tmp_path/"jupyterlab.log").read_text()[-3000:]}')
-        yield base, token, notebook
+        _start_kernel(base, token, notebook)
+        yield base, token, notebook, tmp_path/'jupyterlab.log'
     finally:
         proc.terminate()
         try: proc.wait(15)
         except subprocess.TimeoutExpired: proc.kill()
         log.close()
 
+def _start_kernel(base, token, notebook):
+    """Start the notebook's kernel session through the REST API, before the page opens: the page then connects to it.
+    Left to the page, JupyterLab sometimes starts two kernels and shuts one down at once; the page can then stay
+    connected to the dead one ("Kernel never reached an 'alive' state") and a run-all half runs."""
+    body = json.dumps({'path': notebook, 'name': notebook, 'type': 'notebook', 'kernel': {'name': 'python3'}})
+    req = urllib.request.Request(f'{base}/api/sessions?token={token}', data=body.encode(), method='POST',
+                                 headers={'Content-Type': 'application/json'})
+    session = json.load(urllib.request.urlopen(req, timeout=120))
+    assert session['kernel']['name'] == 'python3', session
+
 STATE = """() => {
     const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent.trim());
-    const errors = [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
-                   .map(e => e.innerText.slice(0, 3000));
+    const errors = [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], '
+                                                 + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+                   .map(e => e.innerText).filter(t => t.includes('Traceback')).map(t => t.slice(0, 3000));
     const status = document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status');
     return {prompts, errors, status};
 }"""
@@ -73,15 +91,26 @@ def _accept_dialogs(page):
     while page.locator('.jp-Dialog .jp-mod-accept').count():
         page.locator('.jp-Dialog .jp-mod-accept').first.click(); page.wait_for_timeout(500)
 
-def _run_all(page):
-    "Run > Run All Cells."
+def _run_all(page, command='runmenu:run-all'):
+    "Run > Run All Cells (or another item of the Run menu, such as 'runmenu:restart-and-run-all')."
     _accept_dialogs(page)
     page.locator('.lm-MenuBar-item', has_text='Run').first.click()
-    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+    page.locator(f'.lm-Menu-item[data-command="{command}"]').click()
+    page.wait_for_timeout(1000)
+    _accept_dialogs(page)                                           # "Restart kernel?"
 
-def _wait_for_run_all(page, name, timeout=480):
-    "Run all cells; poll until every code cell has an execution count and the kernel is idle; fail at once on an error."
-    t0, st, started = time.time(), None, False
+def _kernel_lines(log) -> str:
+    "What JupyterLab's log says about the kernel (starts, restarts, deaths): the evidence when a run goes wrong."
+    lines = log.read_text(errors='replace').splitlines()
+    return '\n'.join(l for l in lines if re.search(r'[Kk]ernel|[Rr]estart|died|buffering', l))[-3000:]
+
+def _wait_for_run_all(page, name, log, timeout=480):
+    """Run all cells; poll until every code cell has an execution count and the kernel is idle; fail at once on an
+    error.
+    A run that stops half way (idle kernel, no cell queued, some never run: a lost request or a restarted kernel) is
+    started again once with Restart Kernel and Run All; the test fails, with JupyterLab's kernel log, if it happens
+    twice."""
+    t0, st, started, retried, stalled = time.time(), None, False, False, None
     _run_all(page); clicked = time.time()
     while time.time() - t0 < timeout:
         _accept_dialogs(page)
@@ -89,12 +118,25 @@ def _wait_for_run_all(page, name, timeout=480):
         if st['errors']:
             page.screenshot(path=str(SHOTS/f'{name}_error.png'))
             pytest.fail('a cell raised in the browser:\n' + st['errors'][0])
+        done = [bool(re.fullmatch(r'\[\d+\]:', p)) for p in st['prompts']]
+        if st['prompts'] and st['status'] == 'idle' and all(done): return st
         started = started or any(p != '[ ]:' for p in st['prompts'])
-        if not started and time.time() - clicked > 30: _run_all(page); clicked = time.time()   # the request was lost (kernel dialog)
-        if st['prompts'] and st['status'] == 'idle' and all(re.fullmatch(r'\[\d+\]:', p) for p in st['prompts']): return st
+        if not started and time.time() - clicked > 30: _run_all(page); clicked = time.time()   # the request was lost
+        stuck = started and st['status'] == 'idle' and '[*]:' not in st['prompts']
+        stalled = (stalled or time.time()) if stuck else None
+        if stalled and time.time() - stalled > 20:
+            page.screenshot(path=str(SHOTS/f'{name}_stalled.png'))
+            if retried:
+                pytest.fail(f'run-all stopped twice with cells never run; prompts {st["prompts"]}\n'
+                            f'JupyterLab kernel log:\n{_kernel_lines(log)}')
+            print(f'{name}: run-all stopped with {done.count(False)} cells never run; restarting the kernel and '
+                  f'running all once more. JupyterLab kernel log:\n{_kernel_lines(log)}')
+            _run_all(page, 'runmenu:restart-and-run-all')
+            retried, stalled, clicked = True, None, time.time()
         time.sleep(2)
     page.screenshot(path=str(SHOTS/f'{name}_timeout.png'))
-    pytest.fail(f'run-all did not finish in {timeout} s; prompts {st and st["prompts"]}, kernel {st and st["status"]}')
+    pytest.fail(f'run-all did not finish in {timeout} s; prompts {st and st["prompts"]}, kernel {st and st["status"]}\n'
+                f'JupyterLab kernel log:\n{_kernel_lines(log)}')
 
 def _changes(page, el, old, what='src', timeout=60_000):
     "Wait until attribute `what` of element `el` (or its text, for 'text') differs from `old`."
@@ -165,7 +207,7 @@ def _check_results_viewer(page, name):
     "07: the comparison viewer's item slider changes its picture and the item's id."
     sliders = page.locator('.widget-slider')
     images = page.locator('img.widget-image')
-    assert sliders.count() >= 4, f'{sliders.count()} sliders rendered'             # viewer item, editor item/x/y, checkpoints
+    assert sliders.count() >= 4, f'{sliders.count()} sliders rendered'   # viewer item, editor item/x/y, checkpoints
     assert images.count() >= 4, f'{images.count()} image widgets rendered'         # viewer, editor, curves, samples
     viewer = page.locator('.widget-vbox', has=page.locator('img.widget-image')).first
     img = viewer.locator('img.widget-image').first
@@ -188,7 +230,7 @@ WIDGET_NOTEBOOKS = {'01c_scenes.ipynb': _check_sample_browser, '02_pseudo_depth.
 @pytest.mark.parametrize('lab', list(WIDGET_NOTEBOOKS), indirect=True, ids=[n[:-6] for n in WIDGET_NOTEBOOKS])
 def test_widgets_in_browser(lab):
     from playwright.sync_api import sync_playwright
-    base, token, notebook = lab
+    base, token, notebook, log = lab
     name = notebook[:-len('.ipynb')]
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
@@ -197,19 +239,24 @@ def test_widgets_in_browser(lab):
         page.goto(f'{base}/lab/tree/{notebook}?token={token}')
         page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=90_000)
         page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=90_000)   # kernel up
-        _wait_for_run_all(page, name)
-        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:has-text("Traceback"), '
+        _wait_for_run_all(page, name, log)
+        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+                              ':has-text("Traceback"), '
                               '.jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
         assert errors.count() == 0, errors.first.inner_text()[:3000]
+        try:                                                        # widget views render after their cell ran
+            page.wait_for_function('() => !document.body.innerText.includes("Loading widget...")', timeout=90_000)
+        except Exception:
+            page.screenshot(path=str(SHOTS/f'{name}_loading.png'))
+            pytest.fail(f'{page.get_by_text("Loading widget...").count()} widgets still loading 90 s after the run')
         assert page.get_by_text('Error displaying widget').count() == 0
-        assert page.get_by_text('Loading widget...').count() == 0
         WIDGET_NOTEBOOKS[notebook](page, name)
         page.screenshot(path=str(SHOTS/f'{name}_page.png'))
         browser.close()
     assert (SHOTS/f'{name}_widget.png').stat().st_size > 1000
 
 def test_make_installs_chromium_only_in_ci():
-    "`make test` runs apt-get for Chromium only in CI (CI=true); `make browser` does it when asked (dry runs, `make -n`)."
+    "`make test` runs apt-get for Chromium only in CI (CI=true); `make browser` does it when asked (`make -n`)."
     if not shutil.which('make'): pytest.skip('make not found')
     env = {k: v for k, v in os.environ.items() if k not in ('CI', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}   # not the caller's make
     def dry(*args):
