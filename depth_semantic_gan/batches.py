@@ -6,10 +6,11 @@
 from __future__ import annotations
 import numpy as np
 import torch
+import torch.nn.functional as F
 from .core import default_device
 
 # %% auto #0
-__all__ = ['DeviceData', 'BatchSampler']
+__all__ = ['DeviceData', 'BatchSampler', 'resize_crop']
 
 # %% ../nbs/04_batches.ipynb #488aaee8
 def _to_device(t:torch.Tensor, device:torch.device) -> torch.Tensor:
@@ -50,36 +51,42 @@ class DeviceData:
 
     def batch(self, idx:torch.Tensor, # (B,) item indices
               flip:torch.Tensor=None, # (B,) bool: mirror these items left-right
+              crop:torch.Tensor=None, # (B, 2) row, column offsets of each item's `size` crop (None: no crop)
+              load_size:int=None, # with `crop`: the size the items are resized to before the crop (`resize_crop`)
              ) -> dict:
-        "`label_ids` (uint8), `image` and `depth` (float in [-1, 1]) of items `idx`, flipped where asked, on the device"
+        "`label_ids` (uint8), `image` and `depth` (float in [-1, 1]) of items `idx`, flipped and cropped where asked"
         idx = _to_device(idx, self.device)
         out = {'label_ids': self.labels[idx], 'image': None, 'depth': None}                    # (B, S, S) uint8
         if self.images is not None: out['image'] = self.images[idx].float().div_(127.5).sub_(1)   # (B, 3, S, S)
         if self.depth is not None: out['depth'] = self.depth[idx]                                   # (B, 1, S, S)
-        if flip is not None:
-            f = _to_device(flip, self.device)
+        f = None if flip is None else _to_device(flip, self.device)
+        if crop is not None: return resize_crop(out, load_size, _to_device(crop, self.device), f)
+        if f is not None:
             out = {k: None if v is None else torch.where(f.view(-1, *[1] * (v.ndim - 1)), v.flip(-1), v)
                    for k, v in out.items()}
         return out
 
 # %% ../nbs/04_batches.ipynb #e48cb777
 class BatchSampler:
-    "Endless seeded epochs of item indices and flips, cut into global batches; DDP rank `rank` takes its slice of each."
+    "Endless seeded epochs of item indices, flips and crop offsets, cut into global batches; each rank takes a slice."
     def __init__(self, n:int, # items in the split
                  batch_size:int, # global batch size
-                 seed:int=0, # seeds the order and the flips (the same on every rank)
+                 seed:int=0, # seeds the order, the flips and the crops (the same on every rank)
                  rank:int=0, # this process's rank
                  world:int=1, # number of ranks
                  flip:bool=True, # draw random horizontal flips
+                 crop:int=0, # also draw each item's crop offsets (row, column) in [0, crop]: `load_size - size`
                 ):
         if batch_size % world: raise ValueError(f'batch_size {batch_size} does not split evenly over {world} ranks')
         if n < 1: raise ValueError('cannot sample from an empty split')
-        self.n, self.bs, self.rank, self.world, self.flip = n, batch_size, rank, world, flip
+        if crop < 0: raise ValueError(f'crop must be load_size - size >= 0, got {crop}')
+        self.n, self.bs, self.rank, self.world, self.flip, self.crop = n, batch_size, rank, world, flip, crop
         self.gen = torch.Generator().manual_seed(seed)
         self.perm, self.pos = torch.empty(0, dtype=torch.long), 0
 
     def __iter__(self): return self
     def __next__(self):
+        "`(idx, flip)` of this rank's part of the next global batch; `(idx, flip, crop)` when `crop` > 0."
         parts, need = [], self.bs
         while need:                                   # a batch may straddle two epochs
             if self.pos == len(self.perm): self.perm, self.pos = torch.randperm(self.n, generator=self.gen), 0
@@ -89,9 +96,51 @@ class BatchSampler:
         idx = torch.cat(parts)
         flip = torch.rand(self.bs, generator=self.gen) < 0.5 if self.flip else torch.zeros(self.bs, dtype=torch.bool)
         local = slice(self.rank * self.bs // self.world, (self.rank + 1) * self.bs // self.world)
-        return idx[local], flip[local]
+        if not self.crop: return idx[local], flip[local]    # nothing more drawn: runs without crops are unchanged
+        yx = torch.randint(0, self.crop + 1, (self.bs, 2), generator=self.gen)       # (B, 2) row, column offsets
+        return idx[local], flip[local], yx[local]
 
     def state_dict(self) -> dict: return {'gen': self.gen.get_state(), 'perm': self.perm.clone(), 'pos': self.pos}
     def load_state_dict(self, sd:dict):
         self.gen.set_state(sd['gen'])
         self.perm, self.pos = sd['perm'].clone(), sd['pos']
+
+# %% ../nbs/04_batches.ipynb #48ac9753
+def _windows(start:torch.Tensor, # (B,) first row (or column) of each item's window
+             s:int, # window length
+             flip:torch.Tensor=None, # (B,) bool: reverse these items' windows (a mirrored crop)
+            ) -> torch.Tensor:
+    "(B, s) positions `start .. start + s - 1` of each item's window, reversed where `flip`."
+    r = torch.arange(s, device=start.device)
+    if flip is not None: r = torch.where(flip[:, None], s - 1 - r, r)
+    return start[:, None] + r
+
+def _take(t:torch.Tensor, # (B, C, H, W)
+          rows:torch.Tensor, # (B, s) row of each output row, per item
+          cols:torch.Tensor, # (B, s) column of each output column, per item
+         ) -> torch.Tensor:
+    "`t[b][:, rows[b]][:, :, cols[b]]` for every item b at once (one gather): (B, C, s, s)."
+    (b, c, _, w), s = t.shape, rows.shape[1]
+    lin = (rows[:, :, None] * w + cols[:, None, :]).view(b, 1, s * s).expand(b, c, s * s)
+    return t.flatten(2).gather(2, lin).view(b, c, s, s)
+
+def resize_crop(b:dict, # a batch at the cached size S: `label_ids` (B, S, S), `image`, `depth` (or None)
+                load_size:int, # L >= S: the size every item is resized to (NVlabs `--load_size`)
+                crop:torch.Tensor, # (B, 2) row and column offsets in [0, L - S] of each item's S x S window
+                flip:torch.Tensor=None, # (B,) bool: mirror these items' windows left-right
+               ) -> dict:
+    "Resize each item to `load_size` (labels nearest, image bicubic, depth bilinear) and cut its own S x S window."
+    lab = b['label_ids']
+    s = lab.shape[-1]
+    if load_size is None or load_size < s:
+        raise ValueError(f'load_size must be at least the batch size {s} px to crop it, got {load_size}')
+    rows, cols = _windows(crop[:, 0], s), _windows(crop[:, 1], s, flip)      # (B, S) positions in the L x L item
+    near = (2 * torch.arange(load_size, device=lab.device) + 1) * s // (2 * load_size)   # (L,) nearest source pixel
+    out = {'label_ids': _take(lab[:, None], near[rows], near[cols])[:, 0], 'image': None, 'depth': None}
+    if b['image'] is not None:
+        big = F.interpolate(b['image'], (load_size, load_size), mode='bicubic', align_corners=False)
+        out['image'] = _take(big.clamp_(-1, 1), rows, cols)
+    if b['depth'] is not None:
+        out['depth'] = _take(F.interpolate(b['depth'], (load_size, load_size), mode='bilinear', align_corners=False),
+                             rows, cols)
+    return out

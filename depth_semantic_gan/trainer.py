@@ -254,7 +254,8 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, **adam)
         factor = partial(lr_factor, steps=cfg.steps, decay_start=cfg.decay_start)
         self.sched_g, self.sched_d = (torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (self.opt_g, self.opt_d))
-        self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, self.rank, self.world, cfg.flip)
+        crop = 0 if cfg.load_size is None else cfg.load_size - cfg.size   # > 0: random crops after a resize
+        self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, self.rank, self.world, cfg.flip, crop)
         self.vgg = vgg if vgg is not None else (VGGLoss(cfg.vgg_weights).to(self.device) if cfg.vgg_weights else None)
         self.notes = [] if self.vgg is not None else ['VGG perceptual loss off: no VGG19 weights (vgg_weights=None)']
         self.step, self.losses, self.pending, self.log = 0, {}, [], []
@@ -286,13 +287,15 @@ class GANTrainer:
         return torch.autocast('cuda', torch.bfloat16, enabled=self.cfg.amp and self.is_cuda)
 
     def get_batch(self, data:DeviceData=None, # split to draw from (default: the training split)
-                  idx=None, # item indices (default: the next ones from the sampler, with flips)
+                  idx=None, # item indices (default: the next ones from the sampler, with flips and crops)
                  ) -> dict:
         "A batch with `cond` (G's input: one-hot label, plus depth in Stage 2) and `real` (depth or RGB) on the device."
         data = data if data is not None else self.data
-        flip = None
-        if idx is None: idx, flip = next(self.sampler)
-        b = data.batch(torch.as_tensor(idx), flip)
+        flip = crop = None                     # batches of given items (sample grids, validation) are never augmented
+        if idx is None:
+            idx, flip, *crop = next(self.sampler)
+            crop = crop[0] if crop else None   # the crop offsets, drawn when `cfg.load_size` > `cfg.size`
+        b = data.batch(torch.as_tensor(idx), flip, crop, self.cfg.load_size)
         cond = semantic_input(b['label_ids'], b['depth'] if self.cfg.spec.cond_depth else None, self.cfg.label_nc,
                               check=False)   # ids were checked once in `check_data`: no host sync per step
         b['cond'] = cond.contiguous(memory_format=self.mem_fmt)                      # (B, label_nc [+1], S, S)
