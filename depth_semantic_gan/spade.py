@@ -4,15 +4,16 @@
 
 # %% ../nbs/03_spade.ipynb #1c656671
 from __future__ import annotations
-import contextlib, warnings
+import contextlib, hashlib, re, urllib.error, warnings, zipfile
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE', 'SPADEResnetBlock',
-           'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator', 'MultiscaleDiscriminator',
-           'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss', 'vgg19_weights_in_cache', 'VGGLoss',
-           'forward_flops']
+__all__ = ['INITS', 'one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE',
+           'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator',
+           'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss',
+           'vgg19_weights_in_cache', 'VGGLoss', 'forward_flops']
 
 # %% ../nbs/03_spade.ipynb #f16093c8
 import torch
@@ -118,12 +119,21 @@ def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
     return F.interpolate(seg, size=tuple(size), mode='nearest')
 
 # %% ../nbs/03_spade.ipynb #5d7feb44
-def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02) -> nn.Conv2d:
+INITS = ('xavier', 'nvlabs-gpu')  # weight inits: NVlabs as written (its CPU path), and as it ran on a GPU
+
+def _check_init(init:str):
+    if init not in INITS: raise ValueError(f'init must be one of {INITS}, got {init!r}')
+
+def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02, xavier=True) -> nn.Conv2d:
     "A `k`x`k` conv with the reference initialisation: Xavier-normal weights (gain `init_gain`), zero bias."
     conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2 if padding is None else padding, bias=bias)
-    nn.init.xavier_normal_(conv.weight, gain=init_gain)
+    if xavier: nn.init.xavier_normal_(conv.weight, gain=init_gain)   # else PyTorch's default (kaiming-uniform)
     if bias: nn.init.zeros_(conv.bias)
     return conv
+
+def _sn_conv(cin, cout, k, init='xavier', **kw) -> nn.Module:
+    "`spectral_norm(_conv(...))`; under `init='nvlabs-gpu'` the weight keeps PyTorch's default init (the bias is 0)."
+    return spectral_norm(_conv(cin, cout, k, xavier=init == 'xavier', **kw))
 
 # %% ../nbs/03_spade.ipynb #b78478bd
 class SPADE(nn.Module):
@@ -161,14 +171,17 @@ class SPADEResnetBlock(nn.Module):
                  spectral:bool=True, # spectral norm on the convs (reference: yes)
                  norm_layer=nn.BatchNorm2d, # SPADE's parameter-free norm
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': the spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
+        _check_init(init)
         self.learned_shortcut = fin != fout
         fmiddle = min(fin, fout)
-        sn = spectral_norm if spectral else (lambda m: m)
-        self.conv_0 = sn(_conv(fin, fmiddle, 3, init_gain=init_gain))
-        self.conv_1 = sn(_conv(fmiddle, fout, 3, init_gain=init_gain))
-        if self.learned_shortcut: self.conv_s = sn(_conv(fin, fout, 1, bias=False, init_gain=init_gain))
+        if spectral: conv = partial(_sn_conv, init=init, init_gain=init_gain)
+        else: conv = partial(_conv, init_gain=init_gain)   # plain convs get Xavier under both inits
+        self.conv_0 = conv(fin, fmiddle, 3)
+        self.conv_1 = conv(fmiddle, fout, 3)
+        if self.learned_shortcut: self.conv_s = conv(fin, fout, 1, bias=False)
         kw = dict(label_nc=label_nc, hidden=hidden, norm_layer=norm_layer, init_gain=init_gain)
         self.norm_0 = SPADE(fin, **kw)
         self.norm_1 = SPADE(fmiddle, **kw)
@@ -194,6 +207,9 @@ class GeneratorConfig:
     spade_hidden:int=128 # hidden width of every SPADE layer
     spectral:bool=True # spectral norm in the residual blocks
     init_gain:float=0.02 # Xavier-normal gain
+    init:str='xavier' # 'xavier' (NVlabs as written) or 'nvlabs-gpu' (as NVlabs ran on a GPU): see *Initialisation*
+
+    def __post_init__(self): _check_init(self.init)
 
     @classmethod
     def tiny(cls, **kw) -> GeneratorConfig:
@@ -213,6 +229,9 @@ class DiscriminatorConfig:
     num_D:int=2 # scales
     n_layers_D:int=4 # strided layers per scale
     init_gain:float=0.02 # Xavier-normal gain
+    init:str='xavier' # 'xavier' (NVlabs as written) or 'nvlabs-gpu' (as NVlabs ran on a GPU): see *Initialisation*
+
+    def __post_init__(self): _check_init(self.init)
 
     @classmethod
     def tiny(cls, **kw) -> DiscriminatorConfig:
@@ -252,8 +271,10 @@ class SPADEGenerator(nn.Module):
                  spade_hidden:int=128, # SPADE hidden width
                  spectral:bool=True, # spectral norm in the blocks
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
+        _check_init(init)
         if crop_size % 2**num_up:
             raise ValueError(f'crop_size {crop_size} must be a multiple of 2**num_up = {2**num_up}')
         self.seg_nc, self.out_nc = label_nc + extra_nc, out_nc
@@ -261,7 +282,8 @@ class SPADEGenerator(nn.Module):
         self.sh = round(self.sw / aspect_ratio)
         self.ups = _upsample_plan(num_up)
         nf = ngf
-        block = lambda fin, fout: SPADEResnetBlock(fin, fout, self.seg_nc, spade_hidden, spectral, init_gain=init_gain)
+        block = partial(SPADEResnetBlock, label_nc=self.seg_nc, hidden=spade_hidden, spectral=spectral,
+                        init_gain=init_gain, init=init)
         self.fc = _conv(self.seg_nc, 16 * nf, 3, init_gain=init_gain)
         self.head_0 = block(16 * nf, 16 * nf)
         self.G_middle_0 = block(16 * nf, 16 * nf)
@@ -293,14 +315,16 @@ class NLayerDiscriminator(nn.Module):
                  n_layers:int=4, # strided/normalised layers
                  max_nf:int=512, # width cap
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
+        _check_init(init)
         nf = ndf
         seq = [[_conv(input_nc, nf, 4, stride=2, padding=2, init_gain=init_gain), nn.LeakyReLU(0.2)]]
         for n in range(1, n_layers):
             nf_prev, nf = nf, min(nf * 2, max_nf)
             stride = 1 if n == n_layers - 1 else 2
-            conv = spectral_norm(_conv(nf_prev, nf, 4, stride=stride, padding=2, bias=False, init_gain=init_gain))
+            conv = _sn_conv(nf_prev, nf, 4, stride=stride, padding=2, bias=False, init_gain=init_gain, init=init)
             seq.append([nn.Sequential(conv, nn.InstanceNorm2d(nf, affine=False)), nn.LeakyReLU(0.2)])
         seq.append([_conv(nf, 1, 4, stride=1, padding=2, init_gain=init_gain)])
         for i, layers in enumerate(seq): self.add_module(f'model{i}', nn.Sequential(*layers))
@@ -320,11 +344,13 @@ class MultiscaleDiscriminator(nn.Module):
                  num_D:int=2, # scales
                  n_layers_D:int=4, # layers per scale
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
         self.num_D = num_D
         for i in range(num_D):
-            self.add_module(f'discriminator_{i}', NLayerDiscriminator(input_nc, ndf, n_layers_D, init_gain=init_gain))
+            self.add_module(f'discriminator_{i}', NLayerDiscriminator(input_nc, ndf, n_layers_D, init_gain=init_gain,
+                                                                     init=init))
 
     def forward(self, x): # (B, input_nc, H, W)
         result = []
