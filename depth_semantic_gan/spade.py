@@ -4,21 +4,25 @@
 
 # %% ../nbs/03_spade.ipynb #1c656671
 from __future__ import annotations
-import contextlib, warnings
+import contextlib, re, warnings, zipfile
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE', 'SPADEResnetBlock',
-           'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator', 'MultiscaleDiscriminator',
-           'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss', 'vgg19_weights_in_cache', 'VGGLoss',
-           'forward_flops']
+__all__ = ['INITS', 'VGG19_FILE', 'VGG19_URL', 'one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm',
+           'resize_nearest', 'SPADE', 'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator',
+           'NLayerDiscriminator', 'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss', 'hinge_g_loss',
+           'feature_matching_loss', 'vgg19_cache_path', 'vgg19_weights_in_cache', 'VGGWeightsMissing',
+           'VGGWeightsInvalid', 'VGGLoss', 'check_vgg19_hash', 'find_vgg19_weights', 'download_vgg19',
+           'write_random_vgg19', 'forward_flops']
 
 # %% ../nbs/03_spade.ipynb #f16093c8
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
+from .core import DownloadError, atomic_torch_save, file_hash
 
 # %% ../nbs/03_spade.ipynb #4a4a87c9
 def one_hot_labels(label:torch.Tensor, # int (B, H, W) or (B, 1, H, W) class ids
@@ -118,12 +122,21 @@ def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
     return F.interpolate(seg, size=tuple(size), mode='nearest')
 
 # %% ../nbs/03_spade.ipynb #5d7feb44
-def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02) -> nn.Conv2d:
+INITS = ('xavier', 'nvlabs-gpu')  # weight inits: NVlabs as written (its CPU path), and as it ran on a GPU
+
+def _check_init(init:str):
+    if init not in INITS: raise ValueError(f'init must be one of {INITS}, got {init!r}')
+
+def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02, xavier=True) -> nn.Conv2d:
     "A `k`x`k` conv with the reference initialisation: Xavier-normal weights (gain `init_gain`), zero bias."
     conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2 if padding is None else padding, bias=bias)
-    nn.init.xavier_normal_(conv.weight, gain=init_gain)
+    if xavier: nn.init.xavier_normal_(conv.weight, gain=init_gain)   # else PyTorch's default (kaiming-uniform)
     if bias: nn.init.zeros_(conv.bias)
     return conv
+
+def _sn_conv(cin, cout, k, init='xavier', **kw) -> nn.Module:
+    "`spectral_norm(_conv(...))`; under `init='nvlabs-gpu'` the weight keeps PyTorch's default init (the bias is 0)."
+    return spectral_norm(_conv(cin, cout, k, xavier=init == 'xavier', **kw))
 
 # %% ../nbs/03_spade.ipynb #b78478bd
 class SPADE(nn.Module):
@@ -161,14 +174,17 @@ class SPADEResnetBlock(nn.Module):
                  spectral:bool=True, # spectral norm on the convs (reference: yes)
                  norm_layer=nn.BatchNorm2d, # SPADE's parameter-free norm
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': the spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
+        _check_init(init)
         self.learned_shortcut = fin != fout
         fmiddle = min(fin, fout)
-        sn = spectral_norm if spectral else (lambda m: m)
-        self.conv_0 = sn(_conv(fin, fmiddle, 3, init_gain=init_gain))
-        self.conv_1 = sn(_conv(fmiddle, fout, 3, init_gain=init_gain))
-        if self.learned_shortcut: self.conv_s = sn(_conv(fin, fout, 1, bias=False, init_gain=init_gain))
+        if spectral: conv = partial(_sn_conv, init=init, init_gain=init_gain)
+        else: conv = partial(_conv, init_gain=init_gain)   # plain convs get Xavier under both inits
+        self.conv_0 = conv(fin, fmiddle, 3)
+        self.conv_1 = conv(fmiddle, fout, 3)
+        if self.learned_shortcut: self.conv_s = conv(fin, fout, 1, bias=False)
         kw = dict(label_nc=label_nc, hidden=hidden, norm_layer=norm_layer, init_gain=init_gain)
         self.norm_0 = SPADE(fin, **kw)
         self.norm_1 = SPADE(fmiddle, **kw)
@@ -194,6 +210,9 @@ class GeneratorConfig:
     spade_hidden:int=128 # hidden width of every SPADE layer
     spectral:bool=True # spectral norm in the residual blocks
     init_gain:float=0.02 # Xavier-normal gain
+    init:str='xavier' # 'xavier' (NVlabs as written) or 'nvlabs-gpu' (as NVlabs ran on a GPU): see *Initialisation*
+
+    def __post_init__(self): _check_init(self.init)
 
     @classmethod
     def tiny(cls, **kw) -> GeneratorConfig:
@@ -213,6 +232,9 @@ class DiscriminatorConfig:
     num_D:int=2 # scales
     n_layers_D:int=4 # strided layers per scale
     init_gain:float=0.02 # Xavier-normal gain
+    init:str='xavier' # 'xavier' (NVlabs as written) or 'nvlabs-gpu' (as NVlabs ran on a GPU): see *Initialisation*
+
+    def __post_init__(self): _check_init(self.init)
 
     @classmethod
     def tiny(cls, **kw) -> DiscriminatorConfig:
@@ -252,8 +274,10 @@ class SPADEGenerator(nn.Module):
                  spade_hidden:int=128, # SPADE hidden width
                  spectral:bool=True, # spectral norm in the blocks
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
+        _check_init(init)
         if crop_size % 2**num_up:
             raise ValueError(f'crop_size {crop_size} must be a multiple of 2**num_up = {2**num_up}')
         self.seg_nc, self.out_nc = label_nc + extra_nc, out_nc
@@ -261,7 +285,8 @@ class SPADEGenerator(nn.Module):
         self.sh = round(self.sw / aspect_ratio)
         self.ups = _upsample_plan(num_up)
         nf = ngf
-        block = lambda fin, fout: SPADEResnetBlock(fin, fout, self.seg_nc, spade_hidden, spectral, init_gain=init_gain)
+        block = partial(SPADEResnetBlock, label_nc=self.seg_nc, hidden=spade_hidden, spectral=spectral,
+                        init_gain=init_gain, init=init)
         self.fc = _conv(self.seg_nc, 16 * nf, 3, init_gain=init_gain)
         self.head_0 = block(16 * nf, 16 * nf)
         self.G_middle_0 = block(16 * nf, 16 * nf)
@@ -293,14 +318,16 @@ class NLayerDiscriminator(nn.Module):
                  n_layers:int=4, # strided/normalised layers
                  max_nf:int=512, # width cap
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
+        _check_init(init)
         nf = ndf
         seq = [[_conv(input_nc, nf, 4, stride=2, padding=2, init_gain=init_gain), nn.LeakyReLU(0.2)]]
         for n in range(1, n_layers):
             nf_prev, nf = nf, min(nf * 2, max_nf)
             stride = 1 if n == n_layers - 1 else 2
-            conv = spectral_norm(_conv(nf_prev, nf, 4, stride=stride, padding=2, bias=False, init_gain=init_gain))
+            conv = _sn_conv(nf_prev, nf, 4, stride=stride, padding=2, bias=False, init_gain=init_gain, init=init)
             seq.append([nn.Sequential(conv, nn.InstanceNorm2d(nf, affine=False)), nn.LeakyReLU(0.2)])
         seq.append([_conv(nf, 1, 4, stride=1, padding=2, init_gain=init_gain)])
         for i, layers in enumerate(seq): self.add_module(f'model{i}', nn.Sequential(*layers))
@@ -320,11 +347,13 @@ class MultiscaleDiscriminator(nn.Module):
                  num_D:int=2, # scales
                  n_layers_D:int=4, # layers per scale
                  init_gain:float=0.02, # Xavier-normal gain
+                 init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
                 ):
         super().__init__()
         self.num_D = num_D
         for i in range(num_D):
-            self.add_module(f'discriminator_{i}', NLayerDiscriminator(input_nc, ndf, n_layers_D, init_gain=init_gain))
+            self.add_module(f'discriminator_{i}', NLayerDiscriminator(input_nc, ndf, n_layers_D, init_gain=init_gain,
+                                                                     init=init))
 
     def forward(self, x): # (B, input_nc, H, W)
         result = []
@@ -369,27 +398,63 @@ def feature_matching_loss(pred_fake:list, # per-scale feature lists for generate
 
 # %% ../nbs/03_spade.ipynb #277f97d0
 _VGG19_CFG = (64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512)  # torchvision 'E'
+_VGG19_FULL = _VGG19_CFG + (512, 512, 512, 'M')   # all of torchvision's `vgg19().features` (16 convs)
 _VGG_SLICES = (2, 7, 12, 21, 30)  # `features` indices ending at relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+VGG19_FILE = 'vgg19-dcbb9e9d.pth' # torchvision's VGG19_Weights.IMAGENET1K_V1, NVlabs' `vgg19(pretrained=True)`
+VGG19_URL = f'https://download.pytorch.org/models/{VGG19_FILE}'
 
-def _vgg19_features() -> nn.Sequential:
+def _vgg19_features(cfg=_VGG19_CFG) -> nn.Sequential:
     "torchvision `vgg19().features[:30]` (same module indices, so the same state_dict keys), randomly initialised."
     layers, cin = [], 3
-    for v in _VGG19_CFG:
+    for v in cfg:
         if v == 'M': layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
             cin = v
     return nn.Sequential(*layers)
 
+def vgg19_cache_path() -> Path:
+    "Where torchvision keeps `VGG19_FILE`: `torch.hub.get_dir()/checkpoints` (set by `$TORCH_HOME`)."
+    return Path(torch.hub.get_dir())/'checkpoints'/VGG19_FILE
+
 def vgg19_weights_in_cache() -> Path|None:
-    "torchvision's cached ImageNet VGG19 weights (`vgg19-dcbb9e9d.pth` in the torch hub cache), if present."
-    p = Path(torch.hub.get_dir())/'checkpoints'/'vgg19-dcbb9e9d.pth'
+    "torchvision's cached ImageNet VGG19 weights (`VGG19_FILE` in the torch hub cache), if present (not checked)."
+    p = vgg19_cache_path()
     return p if p.exists() else None
+
+# %% ../nbs/03_spade.ipynb #ff9b8da2
+class VGGWeightsMissing(FileNotFoundError):
+    "No VGG19 weights file where one was looked for."
+
+class VGGWeightsInvalid(ValueError):
+    "A VGG19 weights file that is damaged or not torchvision's VGG19."
+
+_VGG_ALTERNATIVES = ('pass your own torchvision-format VGG19 state_dict with --vgg-weights PATH, or train without '
+                     'the VGG loss with --no-vgg (the run records that as a deviation from the paper)')
+
+def _load_vgg19_features(path) -> nn.Sequential:
+    "VGG19 `features[:30]` with the weights of `path` (loaded with `weights_only`; torchvision's `features.*` keys)."
+    path = Path(path)
+    if not path.is_file():
+        raise VGGWeightsMissing(f'VGG19 weights file not found: {path}. Check the path; or leave it out to use '
+                                f'{VGG19_FILE} from the torch hub cache ({vgg19_cache_path().parent}); or train with '
+                                f'--no-vgg.')
+    try: sd = torch.load(path, map_location='cpu', weights_only=True, mmap=zipfile.is_zipfile(path))
+    except Exception as e: raise VGGWeightsInvalid(f'{path} is not a torchvision vgg19 state_dict: cannot load it '
+                                                   f'({type(e).__name__}: {e})') from None
+    if not isinstance(sd, dict):
+        raise VGGWeightsInvalid(f'{path} is not a torchvision vgg19 state_dict: it holds a {type(sd).__name__}')
+    feats = _vgg19_features()
+    sd = {k[len('features.'):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith('features.')
+          and k.split('.')[1].isdigit() and int(k.split('.')[1]) < len(feats)}
+    try: feats.load_state_dict(sd)
+    except RuntimeError as e: raise VGGWeightsInvalid(f'{path} is not a torchvision vgg19 state_dict: {e}') from None
+    return feats
 
 # %% ../nbs/03_spade.ipynb #9eec72c3
 class VGGLoss(nn.Module):
     "VGG19 perceptual loss (NVlabs SPADE); off, with a warning, when no weights file is given."
-    def __init__(self, weights_path=None, # torchvision vgg19 state_dict file; None = loss off
+    def __init__(self, weights_path=None, # torchvision vgg19 state_dict file (`find_vgg19_weights`); None = off
                  layer_weights=(1/32, 1/16, 1/8, 1/4, 1.), # for relu1_1 .. relu5_1
                  imagenet_norm:bool=False, # False = feed [-1, 1] as the reference does; True = ImageNet mean/std
                 ):
@@ -400,14 +465,7 @@ class VGGLoss(nn.Module):
             warnings.warn('VGG perceptual loss is OFF: no VGG19 weights file was given (VGGLoss(weights_path=...)); '
                           'training runs without it.', stacklevel=2)
             return
-        path = Path(weights_path)
-        if not path.is_file(): raise FileNotFoundError(f'VGG19 weights file not found: {path}')
-        feats = _vgg19_features()
-        sd = torch.load(path, map_location='cpu', weights_only=True)
-        sd = {k[len('features.'):]: v for k, v in sd.items()
-              if k.startswith('features.') and int(k.split('.')[1]) < len(feats)}
-        try: feats.load_state_dict(sd)
-        except RuntimeError as e: raise ValueError(f'{path} is not a torchvision vgg19 state_dict: {e}') from None
+        feats = _load_vgg19_features(weights_path)   # VGGWeightsMissing / VGGWeightsInvalid, naming the file
         self.slices = nn.ModuleList(feats[a:b] for a, b in zip((0,) + _VGG_SLICES[:-1], _VGG_SLICES))
         self.requires_grad_(False).eval()
         self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
@@ -429,6 +487,72 @@ class VGGLoss(nn.Module):
         if not self.enabled: return fake.new_zeros((), dtype=torch.float32)
         with torch.no_grad(): fr = self.features(real)
         return sum(w * F.l1_loss(f.float(), r.float()) for w, f, r in zip(self.layer_weights, self.features(fake), fr))
+
+# %% ../nbs/03_spade.ipynb #a8ca59b7
+_HASH_IN_NAME = re.compile(r'-([a-f0-9]+)\.')   # torch hub's rule: 'name-<sha256 prefix>.ext'
+
+def check_vgg19_hash(path) -> Path:
+    "`path`, if its SHA-256 starts with the hash prefix in its name (as torch hub checks); else `VGGWeightsInvalid`."
+    path = Path(path)
+    if not (m := _HASH_IN_NAME.search(path.name)):
+        raise ValueError(f'{path.name} carries no hash prefix in its name (like {VGG19_FILE}): nothing to check')
+    if not (digest := file_hash(path, 'sha256')).startswith(m.group(1)):
+        raise VGGWeightsInvalid(f'{path}: its SHA-256 is {digest}, which does not start with {m.group(1)}, the prefix '
+                                f'in its name; the file is damaged (e.g. cut short) or not the one expected. Delete it '
+                                f'and download it again ({VGG19_URL}, or download_vgg19()); or {_VGG_ALTERNATIVES}.')
+    return path
+
+# %% ../nbs/03_spade.ipynb #19a08255
+def find_vgg19_weights(path=None, # your own torchvision-format VGG19 state_dict (`--vgg-weights`); None: the hub cache
+                      ) -> Path:
+    "The VGG19 weights file to use: `path` (checked by loading it), else `VGG19_FILE` from the hub cache, hash-checked."
+    if path is not None:
+        _load_vgg19_features(path)   # raises VGGWeightsMissing / VGGWeightsInvalid naming the file
+        return Path(path)
+    p = vgg19_cache_path()
+    if not p.is_file():
+        raise VGGWeightsMissing(f"No VGG19 weights: {VGG19_FILE} is not in the torch hub cache ({p.parent}). The "
+                                f"VGG perceptual loss needs torchvision's ImageNet VGG19 weights "
+                                f"(VGG19_Weights.IMAGENET1K_V1, what NVlabs SPADE uses): download {VGG19_URL} and save "
+                                f"it as {p} (download_vgg19() does that on a machine with network); "
+                                f"or {_VGG_ALTERNATIVES}.")
+    return check_vgg19_hash(p)
+
+# %% ../nbs/03_spade.ipynb #442d1004
+def download_vgg19(url:str=VGG19_URL, # where from; the file name must carry its hash prefix, like VGG19_FILE
+                   progress:bool=True, # show a progress bar
+                  ) -> Path:
+    "Fetch `url` into the torch hub cache as torchvision would, checking its SHA-256 prefix; the cached file."
+    name = url.rstrip('/').rsplit('/', 1)[-1]
+    if not (m := _HASH_IN_NAME.search(name)):
+        raise ValueError(f'{url}: the file name carries no hash prefix (like {VGG19_FILE}), so it cannot be checked')
+    dst = Path(torch.hub.get_dir())/'checkpoints'/name
+    if dst.is_file(): return check_vgg19_hash(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try: torch.hub.download_url_to_file(url, str(dst), hash_prefix=m.group(1), progress=progress)  # via a temp file
+    except OSError as e:   # urllib.error.URLError included: no network, refused, not found
+        raise DownloadError(f'Cannot download {url} ({getattr(e, "reason", e)}). Offline? On a machine with network, '
+                            f'fetch it and save it as {dst}; or {_VGG_ALTERNATIVES}.') from None
+    except RuntimeError as e:
+        if 'invalid hash' not in str(e): raise
+        raise VGGWeightsInvalid(f'{url}: the downloaded file is not the one expected ({e}: the SHA-256 must '
+                                f'start with {m.group(1)}); nothing was saved. Check the URL; '
+                                f'or {_VGG_ALTERNATIVES}.') from None
+    return dst
+
+# %% ../nbs/03_spade.ipynb #4a9208bf
+def write_random_vgg19(path, # file to write, in torchvision's format (`features.*` entries only, ~80 MB)
+                       seed:int=0, # seeds the weights; the global random state is left as it was
+                      ) -> Path:
+    "A VGG19 weights file with random weights, initialised as torchvision's `vgg19()`: for tests and smoke runs."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        feats = _vgg19_features(_VGG19_FULL)
+        for conv in feats:
+            if isinstance(conv, nn.Conv2d):
+                nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
+                nn.init.zeros_(conv.bias)
+    return atomic_torch_save({f'features.{k}': v for k, v in feats.state_dict().items()}, path)
 
 # %% ../nbs/03_spade.ipynb #292fcbaa
 def forward_flops(model:nn.Module, # any module; put it on the meta device to count without computing

@@ -195,11 +195,13 @@ def check_data(cfg:TrainConfig, # the run
 def model_configs(cfg:TrainConfig) -> tuple:
     "`GeneratorConfig` and `DiscriminatorConfig` of `cfg`'s stage (G reads label [+ depth], D that + G's output)."
     g = GeneratorConfig(label_nc=cfg.label_nc, extra_nc=int(cfg.spec.cond_depth), out_nc=cfg.spec.out_nc,
-                        crop_size=cfg.size, ngf=cfg.ngf, num_up=cfg.num_up, spade_hidden=cfg.spade_hidden)
-    return g, DiscriminatorConfig.for_generator(g, ndf=cfg.ndf, num_D=cfg.num_D, n_layers_D=cfg.n_layers_D)
+                        crop_size=cfg.size, ngf=cfg.ngf, num_up=cfg.num_up, spade_hidden=cfg.spade_hidden,
+                        init=cfg.init)
+    d = DiscriminatorConfig.for_generator(g, ndf=cfg.ndf, num_D=cfg.num_D, n_layers_D=cfg.n_layers_D, init=cfg.init)
+    return g, d
 
 def build_models(cfg:TrainConfig) -> tuple:
-    "Fresh `(G, D)` for `cfg`'s stage."
+    "Fresh `(G, D)` for `cfg`'s stage, initialised as `cfg.init` says (see `03_spade`, *Initialisation*)."
     g, d = model_configs(cfg)
     return g.build(), d.build()
 
