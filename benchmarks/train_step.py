@@ -5,6 +5,7 @@ baseline: the project's fast path against the same model run plainly (fp32, eage
     python benchmarks/train_step.py --compile                # the fast path with torch.compile of G and D
     python benchmarks/train_step.py --profile                # also torch.profiler's top operators, plain and fast
     python benchmarks/train_step.py --tiny --threads 1 2     # CPU: the tiny preset of `make demo` (32 px, batch 8)
+    python benchmarks/train_step.py --paper                  # the paper preset's five models and its projected time
 
 For every stage and size it prints img/s of each variant, the ratio to plain, peak memory, and the achieved TFLOP/s:
 FLOPs of one iteration as torch's FlopCounterMode counts them (convolutions and matmuls, forward and backward, both
@@ -12,7 +13,8 @@ steps), divided by the time per iteration, against the device's dense bf16 peak 
 images and depth kept on the device: only the training step is timed. On the CPU the fast path is the plain path
 (bf16 autocast and channels_last are CUDA-only in the trainer), so only plain runs there.
 """
-import argparse, dataclasses, resource, time
+import argparse, dataclasses, resource, tempfile, time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from depth_semantic_gan.core import default_device, env_report
 from depth_semantic_gan.batches import DeviceData
 from depth_semantic_gan.trainer import GANTrainer, paper_config, tiny_config
+from depth_semantic_gan.spade import write_random_vgg19
+from depth_semantic_gan.experiment import PRESETS, plan
 
 BF16_PEAK_TFLOPS = {'H100': 989., 'H200': 989., 'A100': 312., 'L40S': 362., 'RTX 3060': 51.}  # dense, vendor sheets
 
@@ -59,6 +63,37 @@ def time_variant(cfg, data, steps, warmup, dev, profile=False):
         table = prof.key_averages().table(sort_by=key, row_limit=12, max_name_column_width=40)
     return steps * cfg.batch_size / dt, dt / steps, mem, table
 
+def project_paper(dev, steps:int, warmup:int, vgg:str=None, batch:int=None):
+    """The paper preset's models, each timed here as the preset trains it (fp32; and bf16 + channels_last, `--fast`,
+    on CUDA), and the projected wall time of the whole preset's training on this device: planned steps x batch / img/s,
+    summed over its models and seeds. `batch` times every model at another batch (a CPU check of this code path)."""
+    preset = PRESETS['paper']
+    with tempfile.TemporaryDirectory() as d:
+        if vgg is None: vgg = write_random_vgg19(Path(d)/'vgg19_random.pth')   # the same cost as ImageNet weights
+        preset = dataclasses.replace(preset, vgg_weights=str(vgg))
+        models, measured = plan(preset)['models'], {}
+        print(f"paper preset on {dev}: {len(models)} models; timed at {'the planned batch' if batch is None else f'batch {batch}'}",
+              flush=True)
+        print(f"{'model':>15} {'batch':>5} {'steps':>8} {'variant':>6} {'img/s':>8} {'hours':>8}")
+        totals = {}
+        for m in models:
+            key = (m['stage'], m['size'])
+            if key not in measured:
+                cfg = preset.train_config(m['stage'], 0, '.', m['size'] if m['stage'] == '1' else 128,
+                                          stage1_run='stage1_x')
+                cfg = dataclasses.replace(cfg, batch_size=batch or cfg.batch_size, steps=10_000)
+                data = random_data(max(4 * cfg.batch_size, 64), cfg.size, dev)
+                variants = {'fp32': cfg}
+                if dev.type == 'cuda': variants['bf16'] = dataclasses.replace(cfg, amp=True, channels_last=True)
+                measured[key] = {v: time_variant(c, data, steps, warmup, dev)[0] for v, c in variants.items()}
+            for v, ips in measured[key].items():
+                hours = m['steps'] * m['batch_size'] / ips / 3600
+                totals[v] = totals.get(v, 0) + hours
+                print(f"{m['name']:>15} {m['batch_size']:>5} {m['steps']:>8} {v:>6} {ips:8.1f} {hours:8.1f}", flush=True)
+        for v, h in totals.items():
+            print(f'projected training time of the paper preset ({v}) on this device: {h:.1f} h = {h / 24:.1f} days '
+                  f'(both seeds; evaluation not included)')
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--stages', nargs='+', default=['1', '2', 'baseline'])
@@ -70,8 +105,10 @@ def main():
     ap.add_argument('--threads', nargs='+', type=int, default=None, help='CPU threads to try (default: torch default)')
     ap.add_argument('--vgg', default=None, help='VGG19 weights file: include the VGG loss')
     ap.add_argument('--profile', action='store_true', help='print torch.profiler top operators per variant')
+    ap.add_argument('--paper', action='store_true', help="the paper preset's models and its projected wall time")
     a = ap.parse_args()
     dev = default_device()
+    if a.paper: return project_paper(dev, a.steps, a.warmup, a.vgg, a.batch)
     env = env_report()
     name = env['device_name']
     peak = _peak(name) if dev.type == 'cuda' else None
@@ -90,8 +127,9 @@ def main():
                 base = dataclasses.replace((tiny_config if a.tiny else paper_config)(stage, 32 if a.tiny else 64, **kw), size=size)
                 variants = {'plain fp32': dataclasses.replace(base, amp=False, channels_last=False, compile=False)}
                 if dev.type == 'cuda':
-                    variants['fast'] = dataclasses.replace(base, compile=False)
-                    if a.compile: variants['fast + compile'] = dataclasses.replace(base, compile=True)
+                    variants['fast'] = dataclasses.replace(base, amp=True, channels_last=True, compile=False)
+                    if a.compile:
+                        variants['fast + compile'] = dataclasses.replace(base, amp=True, channels_last=True, compile=True)
                 flops = flops_per_iteration(base, data)
                 plain = None
                 for vname, cfg in variants.items():

@@ -4,18 +4,21 @@
 
 # %% ../nbs/07_experiment.ipynb #56997efa
 from __future__ import annotations
-import json
-from dataclasses import asdict, dataclass
+import json, math
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRESETS', 'run_name', 'Preset', 'write_json', 'check_preset', 'read_preset']
+__all__ = ['PAPER_EPOCHS', 'ADE20K_TRAIN', 'PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'crop_load_size', 'Preset',
+           'write_json', 'check_preset', 'read_preset', 'plan', 'deviations', 'deviations_table']
 
 # %% ../nbs/07_experiment.ipynb #c0700003
 from .core import atomic_write
-from .trainer import SCENES, Stage, TrainConfig, paper_config, tiny_config
+from .spade import INITS, VGG19_FILE, vgg19_cache_path
+from .trainer import PAPER_BATCH, SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .cli import UsageError
 from .stage1 import stage1_source
+from .metrics import markdown_table
 
 # %% ../nbs/07_experiment.ipynb #713cd4c2
 def run_name(stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
@@ -28,18 +31,32 @@ def run_name(stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
     return names[stage]
 
 # %% ../nbs/07_experiment.ipynb #9811323d
+PAPER_EPOCHS = (100, 100) # the SPADE paper's ADE20K schedule: epochs at the full rate, then linear decay to 0
+ADE20K_TRAIN = 20_210 # ADE20K training images: what the paper preset's steps are computed from
+PRECISIONS = ('fp32', 'bf16') # fp32: the reference; bf16: autocast + channels_last on CUDA (the fast option)
+
+def crop_load_size(size:int) -> int:
+    "NVlabs' ADE20K augmentation at `size` px: resize to `size` x 286/256, then a random `size` crop (256 -> 286)."
+    return round(size * 286 / 256)
+
 @dataclass(frozen=True)
 class Preset:
-    "One end-to-end experiment: data, sizes, training length and seeds."
+    "One end-to-end experiment: data, sizes, training length, training recipe and seeds."
     name: str # shown in the report
     data: str = SCENES # 'scenes' (rendered into the run folder) or 'ade20k' (yours, cached with `prepare_ade20k`)
     depth: str = 'exact' # Stage-1 target: 'exact' (scenes) or a pseudo-depth source ('monodepth2-mono_640x192')
     image_size: int = 32 # Stage-2 and baseline resolution
     depth_sizes: tuple = (32,) # Stage-1 resolutions, each with a Stage-2 model and an 'Ours' row (paper: 64, 128)
     seeds: tuple = (0, 1) # one full pipeline per seed; the tables give mean ± std over them
-    steps: int = 250 # iterations per model (None: `TrainConfig`'s default)
-    batch_size: int = 8 # tiny networks only; the paper preset uses the paper's batch sizes
+    steps: int = 250 # iterations per model (None: from `epochs`)
+    epochs: tuple = None # (full-rate, decay) epochs of every model when `steps` is None: steps = epochs x items / batch
+    batch_size: int = 8 # every model's batch (None, with `paper`: the paper's batch sizes)
     paper: bool = False # the paper's networks and batch sizes instead of the tiny CPU ones
+    vgg: bool = False # SPADE's VGG19 perceptual loss (weight 10) for every model
+    vgg_weights: str = None # with `vgg`: a torchvision-format VGG19 file (None: torchvision's, in the torch hub cache)
+    precision: str = 'fp32' # 'fp32' (the reference) or 'bf16' (autocast + channels_last on CUDA: faster, not the paper)
+    init: str = 'xavier' # weight init (`03_spade`): 'xavier' or 'nvlabs-gpu' (what the paper's GPU runs started from)
+    crop: bool = False # NVlabs' augmentation: resize to `crop_load_size(size)`, random crop back to size (and flips)
     n_train: int = 3000 # scenes: training scenes rendered
     n_val: int = 128 # scenes: validation scenes rendered (the evaluation set)
     n_eval: int = None # validation items evaluated (None: the whole split)
@@ -54,29 +71,58 @@ class Preset:
         if any(s % self.image_size for s in self.depth_sizes):
             raise ValueError(f'every Stage-1 size must be a multiple of the image size {self.image_size}, '
                              f'got {self.depth_sizes}')
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError(f'give either steps or epochs, got steps={self.steps}, epochs={self.epochs}')
+        if self.precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
+        if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
+        if self.batch_size is None and not self.paper: raise ValueError('batch_size=None needs paper=True')
+
+    def models(self, seed:int) -> list:
+        "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order."
+        out = [(run_name(Stage.STAGE1, seed, d), Stage.STAGE1, d) for d in self.depth_sizes]
+        out += [(run_name(Stage.STAGE2, seed, d), Stage.STAGE2, d) for d in self.depth_sizes]
+        return out + [(run_name(Stage.BASELINE, seed), Stage.BASELINE, None)]
 
     def train_config(self, stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
                      seed:int, # the seed
                      data:str, # cache folder
                      depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
                      stage1_run=None, # Stage 2: the Stage-1 run folder whose depth it reads
+                     n_items:int=None, # with `epochs`: training items (default: ADE20K's 20,210 or `n_train`)
                     ) -> TrainConfig:
         "The `TrainConfig` of one model of this preset."
+        stage = Stage(stage)
         size = depth_size if stage == Stage.STAGE1 else self.image_size
+        fast = self.precision == 'bf16'
         # an absolute data path: the run resumes from any working folder
-        kw = dict(data=str(Path(data).resolve()), seed=seed, ckpt_every=self.ckpt_every)
-        if self.steps is not None:
-            kw.update(steps=self.steps, log_every=max(1, self.steps // 20), sample_every=max(1, self.steps // 4))
+        kw = dict(data=str(Path(data).resolve()), seed=seed, ckpt_every=self.ckpt_every, init=self.init,
+                  amp=fast, channels_last=fast, load_size=crop_load_size(size) if self.crop else None,
+                  vgg_weights=str(self.vgg_weights or vgg19_cache_path()) if self.vgg else None)
         if stage == Stage.STAGE1: kw['depth'] = self.depth
         if stage == Stage.STAGE2: kw['depth'] = kw['eval_depth'] = stage1_source(stage1_run)
-        if self.paper: return paper_config(stage, size, **kw)
-        return tiny_config(stage, size, batch_size=self.batch_size, **kw)
+        batch = PAPER_BATCH[stage, size] if self.batch_size is None else self.batch_size
+        steps, decay_start = self.schedule(batch, n_items)
+        kw.update(steps=steps, decay_start=decay_start, log_every=max(1, min(50, steps // 20)),
+                  sample_every=max(1, min(1000, steps // 4)))
+        if self.paper: return paper_config(stage, size, batch_size=batch, **kw)
+        return tiny_config(stage, size, batch_size=batch, **kw)
+
+    def schedule(self, batch_size:int, # global batch of the model
+                 n_items:int=None, # training items (default: ADE20K's 20,210 or `n_train`)
+                ) -> tuple:
+        "`(steps, decay_start)`: the same epochs for every model whatever its batch (or the preset's fixed `steps`)."
+        if self.steps is not None: return self.steps, 0.5
+        n = n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
+        full, decay = self.epochs
+        return math.ceil((full + decay) * n / batch_size), full / (full + decay)
 
 PRESETS = {
     'quick': Preset('quick'),
     'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3),
     'paper': Preset('paper', data='ade20k', depth='monodepth2-mono_640x192', image_size=64, depth_sizes=(64, 128),
-                    steps=None, paper=True, n_train=0, n_val=0, ckpt_every=1000),
+                    steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu', crop=True,
+                    n_train=0, n_val=0, ckpt_every=1000),
 }
 
 # %% ../nbs/07_experiment.ipynb #b41157c5
@@ -86,6 +132,11 @@ def write_json(path:Path, # where to write (atomically)
     "Write `obj` as indented JSON, atomically."
     with atomic_write(path, 'w') as f: json.dump(obj, f, indent=1)
 
+def _preset_json(path:Path) -> dict:
+    "A `preset.json`; fields it lacks (written before they existed) take their defaults."
+    have = json.loads(path.read_text())
+    return {**{f.name: f.default for f in fields(Preset) if f.name not in have and f.name != 'name'}, **have}
+
 def check_preset(run:Path, # run folder
                  preset:Preset, # the preset to run in it
                 ):
@@ -93,7 +144,7 @@ def check_preset(run:Path, # run folder
     path = run/'preset.json'
     want = json.loads(json.dumps(asdict(preset)))
     if path.exists():
-        have = json.loads(path.read_text())
+        have = json.loads(json.dumps(_preset_json(path)))
         if have != want:
             diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
             raise UsageError(f'{run} was made by another preset (on disk, now): {diff}; choose another run folder')
@@ -106,4 +157,79 @@ def read_preset(run) -> Preset:
     path = Path(run)/'preset.json'
     if not path.exists():
         raise FileNotFoundError(f'{path}: not a pipeline run folder (run `dsg_demo` or `run_pipeline` first)')
-    return Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(path.read_text()).items()})
+    return Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in _preset_json(path).items()})
+
+# %% ../nbs/07_experiment.ipynb #2fef05ed
+PAPER_TEACHER = 'monodepth2-mono_640x192' # the paper names monodepth2 (KITTI), not which of its models
+
+def plan(preset:Preset, # the experiment
+         n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
+        ) -> dict:
+    "Every model the preset trains, with its recipe, and the deviations from the paper (JSON-ready; reads no file)."
+    models = []
+    for seed in preset.seeds:
+        for name, stage, d in preset.models(seed):
+            c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items)
+            n = n_items or (ADE20K_TRAIN if preset.data == 'ade20k' else preset.n_train)
+            models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
+                           'epochs': round(c.steps * c.batch_size / n, 2), 'steps': c.steps,
+                           'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
+                           'init': c.init, 'load_size': c.load_size})
+    return {'preset': preset.name, 'models': models, 'deviations': deviations(preset)}
+
+def deviations(preset:Preset) -> list:
+    "Where this preset departs from the paper (or the NVlabs code it ran), and what the paper leaves open."
+    p, out = preset, []
+    def add(setting, ref, this): out.append({'setting': setting, 'paper_or_reference': ref, 'this_run': this})
+    if p.data != 'ade20k':
+        add('data', 'ADE20K: 20,210 training / 2,000 validation images',
+            f'the embedded procedural scenes: {p.n_train:,} training / {p.n_val:,} validation, exact depth')
+    elif p.depth != PAPER_TEACHER: add('pseudo depth', f'monodepth2 ({PAPER_TEACHER} here)', p.depth)
+    if not p.paper:
+        add('networks', 'NVlabs SPADE sizes (ngf 64, SPADE width 128, ndf 64, 4-layer discriminators)',
+            f'tiny CPU networks (ngf 4, SPADE width 16, ndf 8, 2-layer discriminators), batch {p.batch_size}')
+    elif p.batch_size is not None:
+        add('batch size', 'Stage 1: 64 at 64 px, 12 at 128 px; Stage 2 and the baseline: 64', f'{p.batch_size} for every model')
+    if (p.image_size, p.depth_sizes) != (64, (64, 128)):
+        add('resolutions', 'Stage 1 at 64 and 128 px; Stage 2 and the baseline at 64 px',
+            f'Stage 1 at {", ".join(map(str, p.depth_sizes))} px; Stage 2 and the baseline at {p.image_size} px')
+    full, decay = PAPER_EPOCHS
+    ref = f'{full + decay} epochs per model ({full} at the full rate, {decay} decaying linearly to 0)'
+    if p.epochs is None: add('training length', ref, f'{p.steps} steps per model (half at the full rate)')
+    elif tuple(p.epochs) != PAPER_EPOCHS:
+        add('training length', ref, f'{sum(p.epochs)} epochs per model ({p.epochs[0]} at the full rate)')
+    if not p.vgg: add('VGG19 perceptual loss', 'on, weight 10 (ImageNet VGG19)', 'off')
+    elif p.vgg_weights is not None and Path(p.vgg_weights).name != VGG19_FILE:
+        add('VGG19 weights', "torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth)", f'your file {p.vgg_weights}')
+    if p.precision != 'fp32':
+        add('precision', 'fp32', 'bf16 autocast + channels_last (training and the Stage-1 depth for Stage 2)')
+    if p.init != 'nvlabs-gpu':
+        add('initialisation', "NVlabs on a GPU: spectral-norm convs keep PyTorch's default init (`03_spade`)",
+            'Xavier-normal (gain 0.02) on every conv: the NVlabs init as written (its CPU path)')
+    if not p.crop: add('augmentation', 'resize to 286, random 256 crop, flip (NVlabs ADE20K)', 'flip only')
+    if p.data == 'ade20k' and p.n_eval not in (None, 2000):
+        add('FID protocol', 'the 2,000 validation images', f'the first {p.n_eval} validation images')
+    # what the paper leaves open; this package's choice (the same in every preset)
+    open_ = 'not stated in the paper'
+    if p.crop: add('crop source', 'NVlabs: resize of the original photo to 286 px', 'resize of the cached size-px image '
+                   '(load size = size x 286/256, e.g. 64 -> 72), then a random size-px crop')
+    if p.depth == PAPER_TEACHER:
+        add('monodepth2 model', 'monodepth2 trained on KITTI; which model is not stated', f'{PAPER_TEACHER} on each photo '
+            '(at its 640x192 input), the depth brought to the cache sizes (`02_pseudo_depth`)')
+    add('depth target', open_, '1 channel: per-image normalised inverse depth (disparity) in [-1, 1], +1 nearest')
+    add('depth FID rendering', open_, 'depth replicated to 3 grey channels for Inception (`06a_metrics`)')
+    if p.vgg: add('VGG loss on Stage-1 depth', open_, 'the depth seen as a grey image (replicated to 3 channels)')
+    add('Stage-2 depth', open_, 'G1 in eval mode (BatchNorm running statistics) on each label map, fp32 '
+        'unless bf16 is asked for')
+    if any(d != p.image_size for d in p.depth_sizes):
+        add(f'{max(p.depth_sizes)} -> {p.image_size} px depth', open_, 'area (mean) pooling of the Stage-1 output')
+    add('Adam β2', 'SPADE paper: 0.999; NVlabs code with TTUR: 0.9', '0.9 (the code the paper ran)')
+    if p.epochs is not None:
+        add('learning-rate decay', 'NVlabs: linear, one step per epoch', 'linear, a little every iteration')
+    if len(p.seeds) > 1: add('seeds', 'one run', f'{len(p.seeds)} seeds; tables give mean ± std')
+    return out
+
+def deviations_table(preset:Preset) -> str:
+    "`deviations` as a Markdown table (the report's and the README's)."
+    rows = [[d['setting'], d['paper_or_reference'], d['this_run']] for d in deviations(preset)]
+    return markdown_table(['setting', 'paper / reference', f'this run ({preset.name} preset)'], rows, footnote='')

@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 from .core import atomic_write, clean_tmp, folder_lock, rank_world
 from .data import ADE20KFiles, download_ade20k
-from .cache import cache_paths, cache_root, depth_sources, prepare_ade20k
+from .cache import CacheDataset, cache_paths, cache_root, depth_sources, prepare_ade20k
 from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
 from .scenes import prepare_scenes
 from .trainer import SCENES, Stage, TrainConfig
@@ -25,7 +25,9 @@ from .stage1 import run_training
 from .distributed import setup_distributed
 from .cli import UsageError, check_count, script
 from .stage2 import write_stage1_depth
+from .spade import VGGWeightsMissing, find_vgg19_weights
 from .experiment import PRESETS, Preset, check_preset, run_name, write_json
+from .experiment import plan as make_plan
 from .evaluation import evaluate_seed
 from .report import write_report
 
@@ -120,6 +122,7 @@ def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
     p = PRESETS[preset] if isinstance(preset, str) else preset
     if until is not None and until not in PIPELINE_STEPS:
         raise ValueError(f'until must be one of {PIPELINE_STEPS}, got {until!r}')
+    if p.vgg: find_vgg19_weights(p.vgg_weights)   # before any data or training: a missing file stops here, named
     run = Path(run if run is not None else f'runs/{p.name}')
     rank0 = rank_world()[0] == 0
     with folder_lock(run, 'run folder') if rank0 else contextlib.nullcontext():   # one pipeline per folder at a time
@@ -140,12 +143,14 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
     default_root = run/'data' if p.data == SCENES else cache or cache_root('ade20k')
     root = Path(_on_rank0(prepare_data, p, run, ade20k, cache, monodepth2, progress) or default_root)
     _on_rank0(write_json, run/'data.json', {'root': str(root.resolve())})
+    n_items = len(CacheDataset(root, 'train', p.image_size)) if p.epochs else None   # epochs -> steps
+    _on_rank0(write_json, run/'plan.json', make_plan(p, n_items))
     if step('data'): return run
     t0 = time.perf_counter()
     for seed in p.seeds:
         for ds in p.depth_sizes:
-            folder = run/run_name(Stage.STAGE1, seed, ds)
-            _say(f'[stage1] {folder.name}: {train_or_resume(p.train_config(Stage.STAGE1, seed, root, ds), folder)}')
+            folder, cfg = run/run_name(Stage.STAGE1, seed, ds), p.train_config(Stage.STAGE1, seed, root, ds, n_items=n_items)
+            _say(f'[stage1] {folder.name}: {train_or_resume(cfg, folder)}')
     if step('stage1'): return run
     t0 = time.perf_counter()
     for seed in p.seeds:
@@ -154,10 +159,10 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
             src, done = _on_rank0(stage1_depth, s1, root, p.image_size) or ('', '')
             _say(f'[stage1 depth] {s1.name}: {done} ({src!r} at {p.image_size} px)')
             folder = run/run_name(Stage.STAGE2, seed, ds)
-            cfg = p.train_config(Stage.STAGE2, seed, root, ds, stage1_run=s1)
+            cfg = p.train_config(Stage.STAGE2, seed, root, ds, stage1_run=s1, n_items=n_items)
             _say(f'[stage2] {folder.name}: {train_or_resume(cfg, folder)}')
-        folder = run/run_name(Stage.BASELINE, seed)
-        _say(f'[baseline] {folder.name}: {train_or_resume(p.train_config(Stage.BASELINE, seed, root), folder)}')
+        folder, cfg = run/run_name(Stage.BASELINE, seed), p.train_config(Stage.BASELINE, seed, root, n_items=n_items)
+        _say(f'[baseline] {folder.name}: {train_or_resume(cfg, folder)}')
     if step('stage2'): return run
     if rank_world()[0] != 0: return run/'report.md'          # evaluation and report: rank 0 alone
     t0 = time.perf_counter()
@@ -195,18 +200,31 @@ def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU, ~10 min), 'paper' (ADE2
              cache:str=None, # paper: ADE20K cache folder (default: $DSG_HOME/cache/ade20k)
              monodepth2:str=None, # paper: monodepth2 model folder (default: download the preset's model)
              seeds:str=None, # comma-separated seeds instead of the preset's, e.g. 0,1,2
-             steps:int=None, # iterations per model instead of the preset's
+             steps:int=None, # iterations per model instead of the preset's schedule
+             batch_size:int=None, # every model's batch instead of the preset's (paper: 64, and 12 at 128 px)
              until:str=None, # stop after this step: data, stage1, stage2 or eval
+             vgg_weights:str=None, # paper: your torchvision-format VGG19 file (default: torchvision's in the hub cache)
+             no_vgg:bool=False, # paper: train without the VGG19 perceptual loss (a stated deviation)
+             fast:bool=False, # bf16 autocast + channels_last on CUDA instead of fp32 (a stated deviation)
+             plan:bool=False, # print the plan (models, recipe, deviations) as JSON and stop: reads no data or weights
             ):
     "Run the whole experiment (data, Stage 1, Stage-1 depth, Stage 2, baseline, evaluation over seeds, report)."
     if preset not in PRESETS: raise UsageError(f'--preset must be one of {", ".join(PRESETS)}, got {preset!r}')
     if until is not None and until not in PIPELINE_STEPS:
         raise UsageError(f'--until must be one of {", ".join(PIPELINE_STEPS)}, got {until!r}')
     check_count('--steps', steps)
+    check_count('--batch-size', batch_size)
     for opt, folder in (('--ade20k', ade20k), ('--monodepth2', monodepth2)):
         if folder is not None and not Path(folder).expanduser().is_dir():
             raise UsageError(f'{opt} {folder}: no such folder')
+    if no_vgg and vgg_weights: raise UsageError('--no-vgg and --vgg-weights contradict each other: give one')
     p = PRESETS[preset]
     if seeds is not None: p = replace(p, seeds=_seeds(seeds))
-    if steps is not None: p = replace(p, steps=steps)
-    run_pipeline(p, run or f'runs/{preset}', ade20k, cache, monodepth2, until)
+    if steps is not None: p = replace(p, steps=steps, epochs=None)
+    if batch_size is not None: p = replace(p, batch_size=batch_size)
+    if no_vgg: p = replace(p, vgg=False)
+    if vgg_weights: p = replace(p, vgg=True, vgg_weights=str(Path(vgg_weights).expanduser().resolve()))
+    if fast: p = replace(p, precision='bf16')
+    if plan: return print(json.dumps(make_plan(p), indent=1))
+    try: run_pipeline(p, run or f'runs/{preset}', ade20k, cache, monodepth2, until)
+    except VGGWeightsMissing as e: raise UsageError(str(e)) from None

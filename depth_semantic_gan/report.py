@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['FIGURE_COLUMNS', 'seed_table', 'png_bytes', 'fig_png', 'comparison_rows', 'titled', 'figure_image', 'read_evals',
-           'result_tables', 'report_sections', 'write_report']
+           'result_tables', 'recipe_table', 'report_sections', 'write_report']
 
 # %% ../nbs/07b_report.ipynb #c07b0005
 import numpy as np
@@ -19,12 +19,12 @@ from PIL import Image
 from .core import atomic_write, env_report
 from .data import colorize
 from .spade import resize_nearest
-from .trainer import STAGES
+from .trainer import STAGES, TrainConfig
 from .checkpoints import load_checkpoint
 from .stage1 import load_split
 from .callbacks import make_grid, plot_losses, to_rgb
 from .metrics import DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_table, markdown_table
-from .experiment import Preset, run_name
+from .experiment import Preset, deviations_table, run_name
 from .evaluation import Generators, mean_std, noise_verdict
 
 # %% ../nbs/07b_report.ipynb #d2088f66
@@ -184,6 +184,18 @@ def _intro(run:Path, preset:Preset, steps:dict, timing:dict) -> str:
         text += f" Wall time of the call that wrote this report: {timing['total']:.0f} s ({parts})"
     return text
 
+def recipe_table(run:Path, # pipeline run folder
+                 models:list, # its model folder names
+                ) -> str:
+    "What each model of the run was trained with, read from its checkpoint: steps, batch, precision, VGG, init, crop."
+    rows = []
+    for name in models:
+        c = TrainConfig(**load_checkpoint(run/name/'last.pt')['config'])
+        rows.append([name, f'{c.steps:,}', str(c.batch_size), 'bf16' if c.amp else 'fp32',
+                     'on' if c.vgg_weights else 'off', c.init, f'{c.load_size} -> {c.size}' if c.load_size else 'none'])
+    return markdown_table(['model', 'steps', 'batch', 'precision', 'VGG loss', 'init', 'random crop'], rows,
+                          footnote='')
+
 _FEW_SAMPLES = ('- Every FID here is computed from fewer than 2,048 samples (starred): it is biased upwards and only '
                 'comparable with FIDs at the same sample count and resolution, such as the real-vs-real row. '
                 'The paper\'s column is for orientation, not for comparison.\n')
@@ -218,6 +230,8 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
     reliable = all(e['image']['spade']['reliable'] for e in evals)
     return [
         ('md', _intro(run, preset, steps, timing)),
+        ('md', '## Recipe, and where it departs from the paper\n\n' + recipe_table(run, models) + '\n\n'
+               + deviations_table(preset)),
         ('md', '## Image FID (the paper\'s Table 2)\n\n' + t['image'] + '\n\n' + t['verdicts']
                + '\n\nThe verdict rule: a difference counts only when every seed of one model beats every seed of the '
                  'other and the means differ by more than twice the larger standard deviation over seeds.'),

@@ -11,16 +11,15 @@ from pathlib import Path
 from typing import Optional
 
 # %% auto #0
-__all__ = ['STAGES', 'SCENES', 'INITS', 'PAPER_BATCH', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig', 'paper_config',
-           'tiny_config', 'lr_factor', 'Callback', 'check_data', 'model_configs', 'build_models', 'generate',
-           'GANTrainer']
+__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig', 'paper_config', 'tiny_config',
+           'lr_factor', 'Callback', 'check_data', 'model_configs', 'build_models', 'generate', 'GANTrainer']
 
 # %% ../nbs/04_training.ipynb #ab2faaf9
 import torch
 from torch import nn
 from .core import default_device, rank_world, seed_everything
 from .batches import BatchSampler, DeviceData
-from .spade import (DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
+from .spade import (INITS, DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
                                       hinge_d_loss, hinge_g_loss, semantic_input)
 
 # %% ../nbs/04_training.ipynb #1d175252
@@ -64,8 +63,6 @@ class DepthSource(str):
     def is_stage1(self) -> bool: return self.startswith(self.STAGE1_PREFIX)
 
 # %% ../nbs/04_training.ipynb #008da999
-INITS = ('xavier', 'nvlabs-gpu') # see `03_spade`: the init NVlabs wrote, and the one it ran with on a GPU
-
 @dataclass(frozen=True)
 class TrainConfig:
     "Everything that defines a training run (saved in every checkpoint)."

@@ -1,7 +1,7 @@
 """Write README.md from nbs/index.ipynb (Quarto is not available here, so this replaces `nbdev_readme`).
 
 Markdown cells are copied as they are (image links into nbs/images/ are made relative to the top level); code cells become ```python blocks followed by their text output;
-cells marked `#| hide` are left out. Usage: python tools/make_readme.py [--check]
+cells marked `#| hide` are left out, those marked `#| echo: false` show their output alone. Usage: python tools/make_readme.py [--check]
 """
 import json, sys
 from pathlib import Path
@@ -28,7 +28,7 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
         lines = src.splitlines()
         if any(l.replace(' ', '').startswith(('#|hide', '#|export')) for l in lines): continue
         code = '\n'.join(l for l in lines if not l.replace(' ', '').startswith('#|')).strip()
-        if code: blocks.append(f'```python\n{code}\n```')
+        if code and not any(l.replace(' ', '') == '#|echo:false' for l in lines): blocks.append(f'```python\n{code}\n```')
         for part in _out_text(cell):
             if isinstance(part, tuple): blocks.append(part[1].strip())
             elif part.strip(): blocks.append(f'```\n{part.rstrip()}\n```')
