@@ -87,9 +87,17 @@ STATE = """() => {
 }"""
 
 def _accept_dialogs(page):
-    "Lab sometimes asks which kernel to use (even for a notebook that names one): take the default."
+    """Accept JupyterLab's dialogs (restart the kernel?), printing each. When Lab asks which kernel to use (it sometimes
+    does, even for a notebook that names one), take the running kernel of the notebook's session: the default
+    choice would start a second kernel and shut the first one down."""
     while page.locator('.jp-Dialog .jp-mod-accept').count():
-        page.locator('.jp-Dialog .jp-mod-accept').first.click(); page.wait_for_timeout(500)
+        dialog = page.locator('.jp-Dialog').first
+        print('JupyterLab dialog:', ' '.join(dialog.inner_text().split())[:200])
+        if (select := dialog.locator('select')).count():
+            running = [t for t in select.first.locator('option').all_inner_texts() if re.search(r'\.ipynb \(\w+\)', t)]
+            if running: select.first.select_option(label=running[0])
+        page.locator('.jp-Dialog .jp-mod-accept').first.click()
+        page.wait_for_timeout(500)
 
 def _run_all(page, command='runmenu:run-all'):
     "Run > Run All Cells (or another item of the Run menu, such as 'runmenu:restart-and-run-all')."
