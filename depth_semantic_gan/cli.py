@@ -9,7 +9,7 @@ from pathlib import Path
 import torch.distributed as dist
 from fastcore.docments import docments
 from .core import FolderBusy, rank_world
-from .spade import GeneratorConfig
+from .spade import GeneratorConfig, VGGWeightsInvalid, VGGWeightsMissing, find_vgg19_weights
 from .cache import cache_paths
 from .trainer import SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_checkpoint
@@ -88,7 +88,7 @@ def _cached_sizes(root:Path, split:str) -> list:
 def dsg_train_config(stage:str='1', run='runs/stage1', data:str=SCENES, size:int=None, paper:bool=False,
                      steps:int=None, batch_size:int=None, depth:str=None, stage1_run:str=None, seed:int=0,
                      compile:bool=False, vgg_weights:str=None, log_every:int=None, sample_every:int=None,
-                     ckpt_every:int=None) -> TrainConfig:
+                     ckpt_every:int=None, no_vgg:bool=False) -> TrainConfig:
     "The `TrainConfig` of `dsg_train`'s arguments, checked before anything is written; `UsageError` names a bad one."
     for opt, v, least in (('--steps', steps, 1), ('--batch_size', batch_size, 1), ('--seed', seed, 0),
                           ('--log_every', log_every, 1), ('--sample_every', sample_every, 0),
@@ -110,9 +110,11 @@ def dsg_train_config(stage:str='1', run='runs/stage1', data:str=SCENES, size:int
         if stage1_run is None: raise UsageError('stage 2 needs --stage1_run: the Stage-1 run whose depth it reads')
         if not (Path(stage1_run)/'last.pt').exists():
             raise UsageError(f'--stage1_run {stage1_run}: no trained run there (no last.pt); train Stage 1 first')
+    if no_vgg and vgg_weights: raise UsageError('--no_vgg and --vgg_weights contradict each other: give one')
     kw = {k: v for k, v in dict(data=data, size=size, steps=steps, batch_size=batch_size, seed=seed, compile=compile,
                                 vgg_weights=vgg_weights, log_every=log_every, sample_every=sample_every,
                                 ckpt_every=ckpt_every).items() if v is not None}
+    if no_vgg: kw['vgg_weights'] = None
     try:
         if stage is Stage.STAGE2: cfg = stage2_config(stage1_run, depth, paper, **kw)
         elif stage is Stage.BASELINE: cfg = baseline_config(paper, **kw)
@@ -120,6 +122,9 @@ def dsg_train_config(stage:str='1', run='runs/stage1', data:str=SCENES, size:int
             d1 = depth or ('exact' if data == SCENES else None)     # the scenes' rendered depth by default
             cfg = (paper_config if paper else tiny_config)(stage, **{'depth': d1, **kw})
     except ValueError as e: raise UsageError(str(e)) from None
+    if cfg.vgg_weights:   # --paper uses torchvision's VGG19 by default: a missing file stops here, named
+        try: find_vgg19_weights(vgg_weights)
+        except (VGGWeightsMissing, VGGWeightsInvalid) as e: raise UsageError(str(e)) from None
     if stage is Stage.STAGE2:
         c1 = TrainConfig(**load_checkpoint(Path(stage1_run)/'last.pt')['config'])
         if c1.stage is not Stage.STAGE1 or c1.size % cfg.size:
@@ -148,7 +153,8 @@ def dsg_train(stage:str='1', # '1' (label -> depth), '2' (label + depth -> RGB) 
               stop_at:int=None, # stop after this many iterations (the schedule still spans --steps)
               seed:int=0, # random seed
               compile:bool=False, # torch.compile G and D
-              vgg_weights:str=None, # torchvision VGG19 weights file for the VGG loss (off without)
+              vgg_weights:str=None, # torchvision-format VGG19 file (default: no VGG loss; --paper: torchvision's)
+              no_vgg:bool=False, # --paper without the VGG19 perceptual loss
               log_every:int=None, # log interval in steps
               sample_every:int=None, # sample-grid interval in steps (0: never)
               ckpt_every:int=None, # checkpoint interval in steps (0: only at the end)
@@ -161,7 +167,7 @@ def dsg_train(stage:str='1', # '1' (label -> depth), '2' (label + depth -> RGB) 
         run_training(run=run, resume=True, until=stop_at)
         return
     cfg = dsg_train_config(stage, run, data, size, paper, steps, batch_size, depth, stage1_run, seed, compile,
-                           vgg_weights, log_every, sample_every, ckpt_every)
+                           vgg_weights, log_every, sample_every, ckpt_every, no_vgg)
     if cfg.stage is Stage.STAGE2:
         rank, world, _ = rank_world()
         if rank == 0:

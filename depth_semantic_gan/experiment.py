@@ -4,18 +4,19 @@
 
 # %% ../nbs/07_experiment.ipynb #56997efa
 from __future__ import annotations
-import json, math
+import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_EPOCHS', 'ADE20K_TRAIN', 'PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'crop_load_size', 'Preset',
-           'write_json', 'check_preset', 'read_preset', 'plan', 'deviations', 'deviations_table']
+__all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'Preset', 'write_json', 'check_preset', 'read_preset', 'plan',
+           'deviations', 'deviations_table']
 
 # %% ../nbs/07_experiment.ipynb #c0700003
 from .core import atomic_write
 from .spade import INITS, VGG19_FILE, vgg19_cache_path
-from .trainer import PAPER_BATCH, SCENES, Stage, TrainConfig, paper_config, tiny_config
+from .trainer import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
+                                        crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
 from .stage1 import stage1_source
 from .metrics import markdown_table
@@ -31,13 +32,7 @@ def run_name(stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
     return names[stage]
 
 # %% ../nbs/07_experiment.ipynb #9811323d
-PAPER_EPOCHS = (100, 100) # the SPADE paper's ADE20K schedule: epochs at the full rate, then linear decay to 0
-ADE20K_TRAIN = 20_210 # ADE20K training images: what the paper preset's steps are computed from
 PRECISIONS = ('fp32', 'bf16') # fp32: the reference; bf16: autocast + channels_last on CUDA (the fast option)
-
-def crop_load_size(size:int) -> int:
-    "NVlabs' ADE20K augmentation at `size` px: resize to `size` x 286/256, then a random `size` crop (256 -> 286)."
-    return round(size * 286 / 256)
 
 @dataclass(frozen=True)
 class Preset:
@@ -114,15 +109,14 @@ class Preset:
         "`(steps, decay_start)`: the same epochs for every model whatever its batch (or the preset's fixed `steps`)."
         if self.steps is not None: return self.steps, 0.5
         n = n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
-        full, decay = self.epochs
-        return math.ceil((full + decay) * n / batch_size), full / (full + decay)
+        return epoch_steps(self.epochs, n, batch_size)
 
 PRESETS = {
     'quick': Preset('quick'),
     'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3),
     'paper': Preset('paper', data='ade20k', depth='monodepth2-mono_640x192', image_size=64, depth_sizes=(64, 128),
-                    steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu', crop=True,
-                    n_train=0, n_val=0, ckpt_every=1000),
+                    steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu',
+                    crop=True, n_train=0, n_val=0, ckpt_every=1000),
 }
 
 # %% ../nbs/07_experiment.ipynb #b41157c5
@@ -189,7 +183,8 @@ def deviations(preset:Preset) -> list:
         add('networks', 'NVlabs SPADE sizes (ngf 64, SPADE width 128, ndf 64, 4-layer discriminators)',
             f'tiny CPU networks (ngf 4, SPADE width 16, ndf 8, 2-layer discriminators), batch {p.batch_size}')
     elif p.batch_size is not None:
-        add('batch size', 'Stage 1: 64 at 64 px, 12 at 128 px; Stage 2 and the baseline: 64', f'{p.batch_size} for every model')
+        add('batch size', 'Stage 1: 64 at 64 px, 12 at 128 px; Stage 2 and the baseline: 64',
+            f'{p.batch_size} for every model')
     if (p.image_size, p.depth_sizes) != (64, (64, 128)):
         add('resolutions', 'Stage 1 at 64 and 128 px; Stage 2 and the baseline at 64 px',
             f'Stage 1 at {", ".join(map(str, p.depth_sizes))} px; Stage 2 and the baseline at {p.image_size} px')
@@ -211,11 +206,12 @@ def deviations(preset:Preset) -> list:
         add('FID protocol', 'the 2,000 validation images', f'the first {p.n_eval} validation images')
     # what the paper leaves open; this package's choice (the same in every preset)
     open_ = 'not stated in the paper'
-    if p.crop: add('crop source', 'NVlabs: resize of the original photo to 286 px', 'resize of the cached size-px image '
-                   '(load size = size x 286/256, e.g. 64 -> 72), then a random size-px crop')
+    if p.crop:
+        add('crop source', 'NVlabs: resize of the original photo to 286 px', 'resize of the cached size-px image '
+            '(load size = size x 286/256, e.g. 64 -> 72), then a random size-px crop')
     if p.depth == PAPER_TEACHER:
-        add('monodepth2 model', 'monodepth2 trained on KITTI; which model is not stated', f'{PAPER_TEACHER} on each photo '
-            '(at its 640x192 input), the depth brought to the cache sizes (`02_pseudo_depth`)')
+        add('monodepth2 model', 'monodepth2 trained on KITTI; which model is not stated',
+            f'{PAPER_TEACHER} on each photo (at its 640x192 input), the depth brought to the cache sizes')
     add('depth target', open_, '1 channel: per-image normalised inverse depth (disparity) in [-1, 1], +1 nearest')
     add('depth FID rendering', open_, 'depth replicated to 3 grey channels for Inception (`06a_metrics`)')
     if p.vgg: add('VGG loss on Stage-1 depth', open_, 'the depth seen as a grey image (replicated to 3 channels)')

@@ -149,7 +149,8 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
     t0 = time.perf_counter()
     for seed in p.seeds:
         for ds in p.depth_sizes:
-            folder, cfg = run/run_name(Stage.STAGE1, seed, ds), p.train_config(Stage.STAGE1, seed, root, ds, n_items=n_items)
+            folder = run/run_name(Stage.STAGE1, seed, ds)
+            cfg = p.train_config(Stage.STAGE1, seed, root, ds, n_items=n_items)
             _say(f'[stage1] {folder.name}: {train_or_resume(cfg, folder)}')
     if step('stage1'): return run
     t0 = time.perf_counter()

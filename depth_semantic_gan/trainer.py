@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_training.ipynb #c6d447e5
 from __future__ import annotations
+import math
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from functools import partial
@@ -11,16 +12,18 @@ from pathlib import Path
 from typing import Optional
 
 # %% auto #0
-__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig', 'paper_config', 'tiny_config',
-           'lr_factor', 'Callback', 'check_data', 'model_configs', 'build_models', 'generate', 'GANTrainer']
+__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'PAPER_EPOCHS', 'ADE20K_TRAIN', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig',
+           'crop_load_size', 'epoch_steps', 'paper_config', 'tiny_config', 'lr_factor', 'Callback', 'check_data',
+           'model_configs', 'build_models', 'generate', 'GANTrainer']
 
 # %% ../nbs/04_training.ipynb #ab2faaf9
 import torch
 from torch import nn
 from .core import default_device, rank_world, seed_everything
 from .batches import BatchSampler, DeviceData
-from .spade import (INITS, DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
-                                      hinge_d_loss, hinge_g_loss, semantic_input)
+from .spade import (INITS, DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate,
+                                      feature_matching_loss, hinge_d_loss, hinge_g_loss, semantic_input,
+                                      vgg19_cache_path)
 
 # %% ../nbs/04_training.ipynb #1d175252
 @dataclass(frozen=True)
@@ -132,16 +135,35 @@ class TrainConfig:
 
 # %% ../nbs/04_training.ipynb #959c4a7f
 PAPER_BATCH = {(Stage.STAGE1, 64): 64, (Stage.STAGE1, 128): 12, (Stage.STAGE2, 64): 64, (Stage.BASELINE, 64): 64}
+PAPER_EPOCHS = (100, 100) # the SPADE paper's ADE20K schedule: epochs at the full rate, then linear decay to 0
+ADE20K_TRAIN = 20_210 # ADE20K training images: what the paper's steps are counted over
+
+def crop_load_size(size:int) -> int:
+    "NVlabs' ADE20K augmentation at `size` px: resize to `size` x 286/256, then a random `size` crop (256 -> 286)."
+    return round(size * 286 / 256)
+
+def epoch_steps(epochs:tuple, # (full-rate, decay) epochs
+                n_items:int, # training items
+                batch_size:int, # global batch
+               ) -> tuple:
+    "`(steps, decay_start)` of a schedule in epochs: every model sees the data equally often, whatever its batch."
+    full, decay = epochs
+    return math.ceil((full + decay) * n_items / batch_size), full / (full + decay)
 
 def paper_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
                  size:int=64, # 64 (all stages) or 128 (Stage 1)
-                 **kw, # any other `TrainConfig` field (depth, steps, ...)
+                 n_items:int=ADE20K_TRAIN, # training items the epochs count
+                 **kw, # any other `TrainConfig` field (depth, steps, vgg_weights=None, ...)
                 ) -> TrainConfig:
-    "The paper's setting: Stage 1 at 64 px batch 64 or 128 px batch 12; Stage 2 and the baseline at 64 px batch 64."
+    "The paper's setting (batch by stage and size) with the NVlabs recipe: VGG loss, GPU init, fp32, crops, 200 epochs."
     if (stage, size) not in PAPER_BATCH:
         raise ValueError(f'the paper trains no stage {str(stage)!r} at {size} px; '
                          f'choose from {[(s.value, n) for s, n in PAPER_BATCH]}')
-    return TrainConfig(**{'stage': stage, 'size': size, 'batch_size': PAPER_BATCH[stage, size], **kw})
+    batch = kw.get('batch_size', PAPER_BATCH[stage, size])
+    steps, decay_start = epoch_steps(PAPER_EPOCHS, n_items, batch)
+    recipe = dict(stage=stage, size=size, batch_size=batch, steps=steps, decay_start=decay_start,
+                  vgg_weights=str(vgg19_cache_path()), init='nvlabs-gpu', load_size=crop_load_size(size))
+    return TrainConfig(**{**recipe, **kw})
 
 def tiny_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
                 size:int=32, # resolution of the cache to train on
