@@ -408,7 +408,7 @@ def fid_mark(n_fake:int|None, # generated samples (None: unknown)
              n_real:int|None, # reference samples (None: unknown)
              min_samples:int=MIN_FID_SAMPLES, # from here on an FID is plain
             ) -> FIDMark:
-    "The one rule for reading an FID by its sample counts: plain, the paper's protocol (†), or starred with the reason."
+    "The one rule for reading an FID by its sample counts: plain, the paper's protocol (†), or starred with why."
     if n_fake == n_real == PAPER_FID_N and min_samples > PAPER_FID_N: return FIDMark(PAPER_MARK, PAPER_NOTE)
     if None not in (n_fake, n_real) and min(n_fake, n_real) >= min_samples: return FIDMark('', '')
     counts = 'unknown sample counts' if None in (n_fake, n_real) else f'{n_fake} vs {n_real} samples'

@@ -123,7 +123,8 @@ def fid_table(rows:list, # (label, FIDResult or None, paper FID or None) per row
     "Markdown table: label, resolution, samples, FID, KID and the paper's FID; the footnote explains the marks shown."
     body = [[lbl, *_cells(r), '—' if p is None else f'{p:.2f}'] for lbl, r, p in rows]
     marks = ''.join(r.mark.mark for _, r, _ in rows if r is not None)
-    return markdown_table(['', 'res.', 'N gen / N real', 'FID', 'KID ×10³', 'paper FID'], body, note, fid_footnote(marks))
+    header = ['', 'res.', 'N gen / N real', 'FID', 'KID ×10³', 'paper FID']
+    return markdown_table(header, body, note, fid_footnote(marks))
 
 def depth_fid_table(fid64:FIDResult=None, # Stage 1 at 64×64 against the pseudo ground truth
                     fid128:FIDResult=None, # Stage 1 at 128×128
