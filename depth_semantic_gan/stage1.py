@@ -89,5 +89,5 @@ def predict_depth(G:nn.Module, # a Stage-1 generator (run in eval mode)
 # %% ../nbs/05_stage1.ipynb #2b5bdbc8
 def stage1_source(run # a Stage-1 run folder
                  ) -> DepthSource:
-    "The cache depth source under which a Stage-1 run's depth is stored: `stage1-<run folder name>`."
+    "The cache depth source under which a Stage-1 run's depth is stored: `stage1-<run folder name>-<path hash>`."
     return DepthSource.stage1(run)

@@ -4,15 +4,18 @@
 
 # %% ../nbs/05a_stage2.ipynb #2b6836c8
 from __future__ import annotations
+import json
+from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .cache import DepthWriter, depth_path
-from .trainer import DepthSource, Stage, TrainConfig, paper_config, tiny_config
-from .checkpoints import load_generator
+from .core import atomic_write, default_device
+from .cache import DepthWriter, cache_lock, depth_path
+from .trainer import DepthSource, Stage, TrainConfig, model_configs, paper_config, tiny_config
+from .checkpoints import _load_weights, load_checkpoint, state_checksum
 from .stage1 import data_root, load_split, predict_depth, stage1_source
 
 # %% auto #0
-__all__ = ['downsize_depth', 'write_stage1_depth', 'stage2_config', 'baseline_config']
+__all__ = ['STAGE1_RECORD', 'downsize_depth', 'stage1_record', 'write_stage1_depth', 'stage2_config', 'baseline_config']
 
 # %% ../nbs/05a_stage2.ipynb #8d43b3db
 def downsize_depth(depth:torch.Tensor, # (..., S, S) Stage-1 targets in [-1, 1]
@@ -26,28 +29,46 @@ def downsize_depth(depth:torch.Tensor, # (..., S, S) Stage-1 targets in [-1, 1]
     return F.avg_pool2d(x, s // size).reshape(*depth.shape[:-2], size, size)
 
 # %% ../nbs/05a_stage2.ipynb #39cbda14
+STAGE1_RECORD = '.stage1.json' # suffix of the record beside a cached Stage-1 depth file: which generator wrote it
+
+def stage1_record(depth_file # a cached depth file (`depth_path` of a Stage-1 source)
+                 ) -> dict|None:
+    "The record beside a Stage-1 depth file: `run`, `step`, `checkpoint` of the generator that wrote it (None: none)."
+    try: return json.loads(Path(depth_file).with_suffix(STAGE1_RECORD).read_text())
+    except (FileNotFoundError, json.JSONDecodeError): return None   # unrecorded: not reused
+
 def write_stage1_depth(run, # trained Stage-1 run folder
                        split:str, # cache split to fill ('train', 'val')
                        size:int=None, # Stage-2 resolution (default: Stage 1's); smaller sizes are area-pooled
                        data:str=None, # cache (`SCENES` or a root; default: the run's own)
                        batch_size:int=64, # images per forward
-                       overwrite:bool=False, # recompute an existing file
+                       overwrite:bool=False, # recompute even a file this generator wrote
                       ) -> DepthSource:
-    "Run the Stage-1 generator over a split and store its depth in the cache; returns the depth source."
-    G, c = load_generator(run)
+    "Store the Stage-1 generator's depth of a split in the cache, once per generator state; returns the depth source."
+    ckpt = Path(run)/'last.pt'
+    sd = load_checkpoint(ckpt)
+    c = TrainConfig(**sd['config'])
     if c.stage is not Stage.STAGE1:
         raise ValueError(f'{run} is a stage {c.stage.value!r} run, not Stage 1: it generates no depth')
     source, size, root = stage1_source(run), size or c.size, data_root(data or c.data)
     if c.size % size: raise ValueError(f'cannot bring {c.size}-px depth to {size} px: {size} must divide {c.size}')
     path = depth_path(root, split, size, source)
-    if path.exists():
-        if not overwrite: return source
-        path.unlink()
-    labels = load_split(str(root), split, c.size, None, device='cpu')
-    if size != c.size and load_split(str(root), split, size, None, device='cpu').ids != labels.ids:
-        raise ValueError(f'the {c.size}-px and {size}-px caches of {split} in {root} hold different items')
-    depth = downsize_depth(predict_depth(G, labels.labels, c.label_nc, batch_size, c.amp), size)  # (N, size, size)
-    DepthWriter(root, split, size, source, len(labels)).write(0, depth)                       # published atomically
+    want = {'run': str(Path(run).expanduser().resolve()), 'step': sd['step'],
+            'checkpoint': sd.get('sha256') or state_checksum(sd)}
+    fresh = lambda: not overwrite and path.exists() and stage1_record(path) == want
+    if fresh(): return source                           # written by this very generator
+    with cache_lock(root):                              # one writer; another process waits, then finds it fresh
+        if fresh(): return source
+        labels = load_split(str(root), split, c.size, None, device='cpu')
+        if size != c.size and load_split(str(root), split, size, None, device='cpu').ids != labels.ids:
+            raise ValueError(f'the {c.size}-px and {size}-px caches of {split} in {root} hold different items')
+        G = model_configs(c)[0].build()
+        _load_weights(G, sd['G'], ckpt, 'G')
+        G = G.to(default_device()).eval()
+        depth = downsize_depth(predict_depth(G, labels.labels, c.label_nc, batch_size, c.amp), size)  # (N, size, size)
+        path.unlink(missing_ok=True)                    # another state's (or an unrecorded) depth: replaced
+        with atomic_write(path.with_suffix(STAGE1_RECORD), 'w') as f: json.dump(want, f)   # before the depth appears
+        DepthWriter(root, split, size, source, len(labels)).write(0, depth)                 # published atomically
     return source
 
 # %% ../nbs/05a_stage2.ipynb #77478498

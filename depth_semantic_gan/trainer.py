@@ -53,15 +53,19 @@ STAGES = {Stage.STAGE1: StageSpec('Stage 1: label -> depth', cond_depth=False, t
           Stage.BASELINE: StageSpec('SPADE baseline: label -> RGB', cond_depth=False, target='image')}
 
 # %% ../nbs/04_training.ipynb #34d833ff
+import hashlib, re
+
 SCENES = 'scenes' # the `data` of a run on the embedded procedural scenes (cached under `cache_root('scenes')`)
 
 class DepthSource(str):
-    "A cache's depth source: 'exact' (rendered), a teacher ('monodepth2') or 'stage1-<run>' (a Stage-1 run's output)."
+    "A cache's depth source: 'exact' (rendered), a teacher ('monodepth2') or 'stage1-<run>-<hash>' (a Stage-1 run's)."
     STAGE1_PREFIX = 'stage1-'
     @classmethod
     def stage1(cls, run) -> DepthSource:
-        "The source under which the Stage-1 run in folder `run` stores its depth: `stage1-<run folder name>`."
-        return cls(cls.STAGE1_PREFIX + Path(run).resolve().name)
+        "The source of the Stage-1 run in folder `run`: `stage1-<folder name>-<10 hex digits of its absolute path>`."
+        path = Path(run).expanduser().resolve()   # one folder, one name: however it is spelled, wherever it is shared
+        name = re.sub(r'[^A-Za-z0-9_-]+', '_', path.name)   # readable, and a valid part of a cache file name
+        return cls(f'{cls.STAGE1_PREFIX}{name}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}')
     @property
     def is_stage1(self) -> bool: return self.startswith(self.STAGE1_PREFIX)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from depth_semantic_gan.cache import build_cache, depth_sources
+from depth_semantic_gan.stage1 import stage1_source
 from random_scenes import RandomScenes
 
 
@@ -41,9 +42,10 @@ def test_dsg_train_stop_resume_and_stage2(tmp_path):
 
     s2 = tmp_path/'s2'
     _ok(_cli('--stage', 2, '--stage1_run', b, '--data', cache, '--size', 16, '--steps', 2, '--run', s2))
-    assert 'stage1-s1b' in depth_sources(cache, 'train', 16) and 'stage1-s1b' in depth_sources(cache, 'val', 16)
+    src = stage1_source(b)                           # 'stage1-s1b-<hash of its path>'
+    assert src in depth_sources(cache, 'train', 16) and src in depth_sources(cache, 'val', 16)
     c2 = torch.load(s2/'last.pt', weights_only=True)
-    assert (c2['step'], c2['config']['depth'], c2['config']['eval_depth']) == (2, 'stage1-s1b', 'stage1-s1b')
+    assert (c2['step'], c2['config']['depth'], c2['config']['eval_depth']) == (2, src, src)
     assert c2['G']['fc.weight'].shape[1] == 152     # 151 one-hot channels + depth
 
     r = _cli('--stage', 2, '--data', cache, '--size', 16, '--run', tmp_path/'s2x')
