@@ -14,17 +14,17 @@ __all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 
 # %% ../nbs/07c_pipeline.ipynb #c07c0005
 import torch.distributed as dist
 
-from .core import atomic_write, clean_tmp, folder_lock, rank_world
+from .core import clean_tmp, folder_lock, rank_world
 from .data import ADE20KFiles, download_ade20k
-from .cache import CacheDataset, cache_paths, cache_root, depth_sources, prepare_ade20k
+from .cache import CacheDataset, cache_paths, cache_root, depth_path, depth_sources, prepare_ade20k
 from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
 from .scenes import prepare_scenes
 from .trainer import SCENES, Stage, TrainConfig
 from .checkpoints import load_checkpoint
-from .stage1 import run_training
+from .stage1 import run_training, stage1_source
 from .distributed import setup_distributed
 from .cli import UsageError, check_count, script
-from .stage2 import write_stage1_depth
+from .stage2 import stage1_record, write_stage1_depth
 from .spade import VGGWeightsMissing, find_vgg19_weights
 from .experiment import PRESETS, Preset, check_preset, run_name, write_json
 from .experiment import plan as make_plan
@@ -91,14 +91,11 @@ def stage1_depth(s1:Path, # Stage-1 run folder (finished)
                  root:Path, # cache folder
                  size:int, # Stage-2 resolution
                 ) -> tuple:
-    "Write Stage-1 depth of train and val at `size` into the cache once per checkpoint: (source name, what was done)."
-    step = load_checkpoint(s1/'last.pt')['step']
-    marker = s1/'depth_written.json'
-    want = {'step': step, 'size': size, 'cache': str(Path(root).resolve())}
-    fresh = marker.exists() and json.loads(marker.read_text()) == want
-    for split in ('train', 'val'): src = write_stage1_depth(s1, split, size, str(root), overwrite=not fresh)
-    with atomic_write(marker, 'w') as f: json.dump(want, f)
-    return src, 'done before' if fresh else 'written'
+    "Write Stage-1 depth of train and val at `size` into the cache, once per Stage-1 state: (source, what was done)."
+    paths = [depth_path(root, split, size, stage1_source(s1)) for split in ('train', 'val')]
+    before = [stage1_record(p) for p in paths]
+    for split in ('train', 'val'): src = write_stage1_depth(s1, split, size, str(root))
+    return src, 'done before' if all(before) and [stage1_record(p) for p in paths] == before else 'written'
 
 # %% ../nbs/07c_pipeline.ipynb #63f4f80a
 PIPELINE_STEPS = ('data', 'stage1', 'stage2', 'eval', 'report')

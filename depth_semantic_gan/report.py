@@ -23,7 +23,9 @@ from .trainer import STAGES, TrainConfig
 from .checkpoints import load_checkpoint
 from .stage1 import load_split
 from .callbacks import make_grid, plot_losses, to_rgb
-from .metrics import DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_table, markdown_table
+from .fid import fid_mark
+from .metrics import (DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_table, fid_footnote,
+                                        markdown_table)
 from .experiment import Preset, deviations_table, run_name
 from .evaluation import Generators, mean_std, noise_verdict
 
@@ -38,19 +40,21 @@ def seed_table(rows:list, # (label, [per-seed result dicts] or [], paper FID or 
                note:str='', # a line above the table
               ) -> str:
     "FID and KID over seeds (`markdown_table`): each seed's FID, mean ± std, KID ×10³ mean ± std, the paper's FID."
-    body = []
+    body, shown = [], set()
     for label, rs, paper in rows:
         ref = '—' if paper is None else f'{paper:.2f}'
         if not rs:
             body.append([label] + ['—'] * (3 + len(seeds)) + [ref])
             continue
-        star = '' if all(r['reliable'] for r in rs) else '*'
+        marks = {fid_mark(r['n_fake'], r['n_real']).mark for r in rs}   # '*' small N, '†' the paper's protocol
+        star = '*' if '*' in marks else ''.join(marks)
+        shown.add(star)
         body.append([label, str(rs[0]['resolution']), f"{rs[0]['n_fake']} / {rs[0]['n_real']}",
                      *[f"{r['fid']:.2f}{star}" for r in rs], _pm(r['fid'] for r in rs) + star,
                      _pm(1e3 * r['kid'] for r in rs), ref])
     header = ['', 'res.', 'N gen / N real', *[f'FID seed {s}' for s in seeds], 'FID mean ± std', 'KID ×10³',
               'paper FID']
-    return markdown_table(header, body, note)
+    return markdown_table(header, body, note, footnote=fid_footnote(''.join(sorted(shown))))
 
 # %% ../nbs/07b_report.ipynb #ba0c41c2
 def png_bytes(arr:np.ndarray, # uint8 (H, W, 3)
