@@ -72,7 +72,8 @@ def mean_std(xs) -> tuple:
 def noise_verdict(ours, # per-seed values of the depth-aware model (lower is better, e.g. FID)
                   base, # per-seed values of the baseline
                  ) -> str:
-    "'better', 'worse' or 'within noise': better/worse only if all seeds are on one side and |Δ mean| > 2 × max std."
+    "'better'/'worse' only if all seeds are on one side and |Δ mean| > 2 × max std; else 'within noise' ('one seed')."
+    if min(len(ours), len(base)) < 2: return 'one seed'   # no seed-to-seed noise to compare a difference with
     (mo, so), (mb, sb) = mean_std(ours), mean_std(base)
     if abs(mo - mb) <= 2 * max(so, sb): return 'within noise'
     if max(ours) < min(base): return 'better'

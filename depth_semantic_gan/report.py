@@ -134,7 +134,8 @@ def read_evals(run:Path) -> list:
 
 _VERDICTS = {'within noise': '**within noise** — this run cannot tell the two apart.',
              'better': '**the depth-aware model is better** beyond the seed-to-seed noise.',
-             'worse': '**the depth-aware model is worse** beyond the seed-to-seed noise.'}
+             'worse': '**the depth-aware model is worse** beyond the seed-to-seed noise.',
+             'one seed': '**no verdict**: one seed gives no estimate of the seed-to-seed noise (run two or more).'}
 
 def result_tables(preset:Preset, # the experiment
                   evals:list, # per-seed dicts from `evaluate_seed`
