@@ -48,7 +48,7 @@ def evaluate_seed(preset:Preset, # the experiment
             s1 = run/run_name(Stage.STAGE1, seed, ds)
             G1, c1 = load_generator(s1, dev)
             vd = load_split(str(root), 'val', ds, preset.depth, device='cpu')
-            pred = predict_depth(G1, vd.labels[:n], c1.label_nc)[:, None]                   # (n, 1, ds, ds)
+            pred = predict_depth(G1, vd.labels[:n], c1.label_nc, amp=c1.amp)[:, None]                   # (n, 1, ds, ds)
             ref = vd.depth[:n]
             r = depth_fid(pred, ref, real_cache=ev/f'real_depth_{ds}_{n}.npz', **kid)
             out['depth'][str(ds)] = {**_record(r), **depth_metrics(pred, ref)}
@@ -105,7 +105,7 @@ class Generators:
         s, ds = label.shape[-1], self.depth_size
         lab = label[None].to(torch.uint8)
         lab1 = resize_nearest(lab[:, None].float(), (ds, ds))[:, 0].to(torch.uint8)   # the label map at Stage 1's size
-        depth = predict_depth(self.G1, lab1, self.c1.label_nc)[:, None]                         # (1, 1, ds, ds)
+        depth = predict_depth(self.G1, lab1, self.c1.label_nc, amp=self.c1.amp)[:, None]     # (1, 1, ds, ds)
         cond = downsize_depth(depth, s)                                                        # as Stage 2 was trained
         return {'depth': depth, 'ours': generate(self.G2, lab, cond, self.c2.label_nc),
                 'spade': generate(self.GB, lab, None, self.cb.label_nc)}

@@ -81,7 +81,7 @@ def predict_depth(G:nn.Module, # a Stage-1 generator (run in eval mode)
                   labels:torch.Tensor, # uint8 (N, S, S) class ids
                   label_nc:int=151, # one-hot channels
                   batch_size:int=64, # images per forward
-                  amp:bool=True, # bf16 autocast on CUDA
+                  amp:bool=False, # bf16 autocast on CUDA (the Stage-1 run's `amp`: fp32 unless it trained in bf16)
                  ) -> torch.Tensor:
     "Stage-1 depth for every label map: float32 (N, S, S) in [-1, 1] on the CPU."
     return generate(G, labels, None, label_nc, batch_size, amp)[:, 0]
