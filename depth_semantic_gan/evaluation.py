@@ -188,5 +188,5 @@ class ClassMeanPainter:
     def __call__(self, labels, # integer (N, H, W) class ids, any size
                 ) -> torch.Tensor: # float32 (N, 3, H, W) in [-1, 1] on the CPU
         "Each pixel painted with its class's mean colour."
-        if self.palette is None: raise RuntimeError('ClassMeanPainter: call fit(labels, images) on a training split first')
+        if self.palette is None: raise RuntimeError('ClassMeanPainter: call fit(labels, images) on a training split')
         return self.palette[_class_ids(labels, self.n_classes, 'ClassMeanPainter')].permute(0, 3, 1, 2)
