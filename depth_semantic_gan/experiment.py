@@ -108,8 +108,11 @@ class Preset:
                 ) -> tuple:
         "`(steps, decay_start)`: the same epochs for every model whatever its batch (or the preset's fixed `steps`)."
         if self.steps is not None: return self.steps, 0.5
-        n = n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
-        return epoch_steps(self.epochs, n, batch_size)
+        return epoch_steps(self.epochs, self.train_items(n_items), batch_size)
+
+    def train_items(self, n_items:int=None) -> int:
+        "The training items epochs count: `n_items` if given, else ADE20K's 20,210 or the scenes' `n_train`."
+        return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
     'quick': Preset('quick'),
@@ -164,9 +167,8 @@ def plan(preset:Preset, # the experiment
     for seed in preset.seeds:
         for name, stage, d in preset.models(seed):
             c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items)
-            n = n_items or (ADE20K_TRAIN if preset.data == 'ade20k' else preset.n_train)
             models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
-                           'epochs': round(c.steps * c.batch_size / n, 2), 'steps': c.steps,
+                           'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
                            'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
                            'init': c.init, 'load_size': c.load_size})
     return {'preset': preset.name, 'models': models, 'deviations': deviations(preset)}
