@@ -18,6 +18,7 @@ from .spade import INITS, VGG19_FILE, vgg19_cache_path
 from .trainer import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
                                         crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
+from .checkpoints import checkpoint_bytes
 from .stage1 import stage1_source
 from .metrics import markdown_table
 
@@ -162,7 +163,7 @@ PAPER_TEACHER = 'monodepth2-mono_640x192' # the paper names monodepth2 (KITTI), 
 def plan(preset:Preset, # the experiment
          n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
         ) -> dict:
-    "Every model the preset trains, with its recipe, and the deviations from the paper (JSON-ready; reads no file)."
+    "Every model the preset trains, its recipe and checkpoint size, the deviations from the paper (JSON; reads no file)."
     models = []
     for seed in preset.seeds:
         for name, stage, d in preset.models(seed):
@@ -170,8 +171,10 @@ def plan(preset:Preset, # the experiment
             models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
                            'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
                            'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
-                           'init': c.init, 'load_size': c.load_size})
-    return {'preset': preset.name, 'models': models, 'deviations': deviations(preset)}
+                           'init': c.init, 'load_size': c.load_size, 'checkpoint_bytes': checkpoint_bytes(c)})
+    sizes = [m['checkpoint_bytes'] for m in models]
+    return {'preset': preset.name, 'models': models, 'disk_bytes': sum(sizes) + max(sizes),   # + one rewrite
+            'deviations': deviations(preset)}
 
 def deviations(preset:Preset) -> list:
     "Where this preset departs from the paper (or the NVlabs code it ran), and what the paper leaves open."
