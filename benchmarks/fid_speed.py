@@ -11,8 +11,7 @@ says so. `--weights random` writes randomly initialised weights in pytorch-fid's
 both sides, accepted by the weights check through `$DSG_FID_WEIGHTS_SHA256`: timings stay valid, the FID values are
 then meaningless (for machines without the real weights).
 """
-import argparse, os, tempfile, time, warnings
-from pathlib import Path
+import argparse, os, time, warnings
 
 import torch
 from PIL import Image
@@ -55,7 +54,8 @@ def main():
     p.add_argument('--skip-cli', action='store_true', help='time the project only')
     a = p.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix='fid_speed_'))
+    from depth_semantic_gan.core import scratch_dir   # (reads no TORCH_HOME)
+    tmp = scratch_dir('fid_speed_')                     # deleted at exit
     if a.weights == 'random':
         os.environ['TORCH_HOME'] = str(tmp/'torch')       # before torch.hub reads it; the CLI child inherits it
     from depth_semantic_gan.core import default_device, env_report

@@ -5,14 +5,14 @@ Random monodepth2 weights in the official file format (no download needed). Run 
 Prints one JSON line: max |target(cuda) - target(cpu)|, images/s of the whole teacher call on 683x512 photos stored at
 64 px, and how much of that time is the PIL Lanczos resize on the CPU.
 """
-import argparse, json, sys, tempfile, time
+import argparse, json, sys, time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from depth_semantic_gan.core import env_report, seed_everything
+from depth_semantic_gan.core import env_report, scratch_dir, seed_everything
 from depth_semantic_gan.depth import Monodepth2, Monodepth2Config, Monodepth2Teacher, save_monodepth2
 
 p = argparse.ArgumentParser()
@@ -22,7 +22,7 @@ args = p.parse_args()
 dev = torch.device(args.device)
 sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
 seed_everything(0)
-folder = save_monodepth2(Monodepth2(Monodepth2Config()), Path(tempfile.mkdtemp())/'random_640x192')
+folder = save_monodepth2(Monodepth2(Monodepth2Config()), scratch_dir()/'random_640x192')
 rng = np.random.default_rng(0)
 imgs = [rng.integers(0, 256, (512, 683, 3), dtype=np.uint8) for _ in range(args.n)]
 

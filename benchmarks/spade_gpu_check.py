@@ -11,7 +11,6 @@ Exits with an error when CUDA is absent. Checks, at the reference sizes (ngf = n
 import argparse, copy, sys, time
 
 import torch
-import torch.nn.functional as F
 
 from depth_semantic_gan.spade import (DiscriminatorConfig, GeneratorConfig, discriminate, feature_matching_loss,
                                       hinge_d_loss, hinge_g_loss, semantic_input)

@@ -4,20 +4,20 @@
 
 # %% ../nbs/04a_checkpoints.ipynb #549e622a
 from __future__ import annotations
-import hashlib, random, re, warnings
+import errno, hashlib, random, re, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CKPT_KEYS', 'rng_state', 'set_rng_state', 'CheckpointError', 'state_checksum', 'save_checkpoint', 'Checkpointer',
-           'load_checkpoint', 'resume', 'load_generator']
+__all__ = ['CKPT_KEYS', 'rng_state', 'set_rng_state', 'CheckpointError', 'state_checksum', 'save_checkpoint', 'checkpoint_bytes',
+           'Checkpointer', 'load_checkpoint', 'resume', 'load_generator']
 
 # %% ../nbs/04a_checkpoints.ipynb #c11dd6f2
 import numpy as np
 import torch
 from torch import nn
-from .core import atomic_torch_save, default_device
+from .core import atomic_torch_save, check_free_space, default_device, disk_full
 from .batches import DeviceData
-from .trainer import Callback, GANTrainer, TrainConfig, model_configs
+from .trainer import Callback, GANTrainer, TrainConfig, build_models, model_configs
 
 # %% ../nbs/04a_checkpoints.ipynb #d63bbaec
 def rng_state() -> dict:
@@ -70,6 +70,10 @@ def _to_cpu(obj):
     if isinstance(obj, (list, tuple)): return type(obj)(_to_cpu(v) for v in obj)
     return obj
 
+def _file_bytes(tensor_bytes:int, n_tensors:int) -> int:
+    "Bytes of a `torch.save` file of tensors this big, rounded up: ~310 B of zip records per tensor (384 here), 64 KiB."
+    return tensor_bytes + 384 * n_tensors + 2**16
+
 def save_checkpoint(t:GANTrainer, # the trainer
                     path=None, # default: `last.pt` in its run folder
                    ) -> Path:
@@ -80,9 +84,27 @@ def save_checkpoint(t:GANTrainer, # the trainer
     if t.is_main:
         sd = _to_cpu({**t.state_dict(), 'rng': rng_state()})
         sd['sha256'] = state_checksum(sd)
-        atomic_torch_save(sd, path)
+        kept = f'{path.name} of step {t.saved_at[0]} is untouched' if t.saved_at else 'nothing was written'
+        hint = f'{kept}; free some space (or move the run folder to a larger disk) and resume'
+        what = f'the checkpoint of step {t.step}'
+        tensors = [v for _, v in _leaves(sd) if isinstance(v, torch.Tensor)]
+        need = _file_bytes(sum(v.nbytes for v in tensors), len(tensors))
+        check_free_space(path, need, what, hint)   # before the write: a clear error, not a torn file
+        try: atomic_torch_save(sd, path)
+        except Exception as e:   # the disk filled up during the write (torch.save says "unexpected pos")
+            if disk_full(e):
+                raise OSError(errno.ENOSPC, f'{path}: the disk filled up while writing {what}; {hint}') from e
+            raise
     t.saved_at = (t.step, path)
     return path
+
+def checkpoint_bytes(cfg:TrainConfig) -> int:
+    "About how many bytes `save_checkpoint` writes for `cfg`: G and D, Adam's two moments of every weight, buffers."
+    with torch.device('meta'): G, D = build_models(cfg)   # shapes only: nothing is allocated
+    saved = [v for m in (G, D) for v in m.state_dict().values()]   # weights and persistent buffers
+    trained = [p for m in (G, D) for p in m.parameters() if p.requires_grad]   # each with 2 moments and a step
+    return _file_bytes(sum(v.nbytes for v in saved) + sum(2 * p.nbytes + 4 for p in trained),
+                       len(saved) + 3 * len(trained))
 
 class Checkpointer(Callback):
     "Save `last.pt` in the run folder every `every` steps and at the end of a successful `fit`."

@@ -8,7 +8,7 @@ import argparse, functools, inspect
 from pathlib import Path
 import torch.distributed as dist
 from fastcore.docments import docments
-from .core import FolderBusy, rank_world
+from .core import FolderBusy, disk_full, rank_world
 from .spade import GeneratorConfig, VGGWeightsInvalid, VGGWeightsMissing, find_vgg19_weights
 from .cache import cache_paths
 from .trainer import SCENES, Stage, TrainConfig, paper_config, tiny_config
@@ -66,12 +66,15 @@ def run_script(f, # the function behind a console script
                choices:dict=None, # parameter name -> allowed values
                argv:list=None, # arguments (default: `sys.argv[1:]`)
               ):
-    "Parse `argv` for `f` and call it; a `UsageError` exits with status 2, a `FolderBusy` with 1, each in one line."
+    "Parse `argv` for `f` and call it; a `UsageError` exits with status 2, a `FolderBusy` or full disk with 1, in a line."
     p = cli_parser(f, choices)
     kw = vars(p.parse_args(argv))
     try: f(**kw)
     except UsageError as e: p.error(str(e))
     except FolderBusy as e: p.exit(1, f'{p.prog}: error: {e}\n')
+    except OSError as e:
+        if not disk_full(e): raise
+        p.exit(1, f'{p.prog}: error: {e.strerror or e}\n')   # the message names the file, the need and the free space
 
 # %% ../nbs/05b_cli.ipynb #b80504c7
 def check_count(option:str, # the option, for the message ('--steps')

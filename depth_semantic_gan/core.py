@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #034afdac
 from __future__ import annotations
-import contextlib, hashlib, http.server, json, os, platform, random, socketserver, sys, tempfile, threading
+import atexit, contextlib, errno, hashlib, http.server, json, os, platform, random, shutil, socketserver, sys, tempfile
+import threading
 import urllib.error, urllib.request
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['in_test', 'test_size', 'default_device', 'rank_world', 'seed_everything', 'atomic_write', 'atomic_torch_save',
-           'clean_tmp', 'FolderBusy', 'folder_lock', 'DownloadError', 'file_hash', 'download', 'serve_folder',
-           'image_to_tensor', 'tensor_to_image', 'depth_to_target', 'target_to_disparity', 'dsg_home', 'env_report',
-           'dsg_env']
+           'clean_tmp', 'human_bytes', 'check_free_space', 'disk_full', 'FolderBusy', 'folder_lock', 'DownloadError',
+           'file_hash', 'download', 'serve_folder', 'image_to_tensor', 'tensor_to_image', 'depth_to_target',
+           'target_to_disparity', 'dsg_home', 'scratch_dir', 'env_report', 'dsg_env']
 
 # %% ../nbs/00_core.ipynb #2ac7fd8e
 import numpy as np
@@ -87,6 +88,33 @@ def clean_tmp(folder, # folder to tidy (not recursive)
     for p in Path(folder).glob('.*.tmp'):
         with contextlib.suppress(FileNotFoundError): p.unlink(); gone.append(p.name)
     return sorted(gone)
+
+# %% ../nbs/00_core.ipynb #4070bf5f
+def human_bytes(n:int) -> str:
+    "`n` bytes as a short size in powers of 1024: '512 B', '3.4 MiB', '1.21 GiB'."
+    for unit, scale in (('GiB', 2**30), ('MiB', 2**20), ('KiB', 2**10)):
+        if n >= scale: return f'{n / scale:.{2 if unit == "GiB" else 1}f} {unit}'
+    return f'{n} B'
+
+def check_free_space(path, # the file or folder about to be written (it need not exist yet)
+                     need:int, # bytes about to be written there
+                     what:str, # what they are, for the message ('the checkpoint of step 200')
+                     hint:str='free some space and run again', # what the user can do about it
+                    ):
+    "Raise `OSError(ENOSPC)` naming `path`, the bytes needed and the bytes free unless the disk holding it has room."
+    path = Path(path)
+    probe = next(p for p in (path, *path.parents) if p.exists())   # the nearest folder that exists
+    free = shutil.disk_usage(probe).free
+    if need > free:
+        raise OSError(errno.ENOSPC, f'{path}: not enough disk space for {what}: it needs {human_bytes(need)} '
+                                    f'and {human_bytes(free)} are free; {hint}')
+
+def disk_full(e:BaseException) -> bool:
+    "Whether `e`, or an error it was raised from or during, is a full disk (ENOSPC) or an exceeded quota (EDQUOT)."
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT): return True
+        e = e.__cause__ or e.__context__
+    return False
 
 # %% ../nbs/00_core.ipynb #218ebc45
 class FolderBusy(RuntimeError):
@@ -277,6 +305,14 @@ def target_to_disparity(t:torch.Tensor # Stage-1 depth target in [-1, 1]
 def dsg_home() -> Path:
     "Root folder for downloads and caches: `$DSG_HOME`, default `~/.cache/depth_semantic_gan`."
     return Path(os.environ.get('DSG_HOME', Path.home()/'.cache'/'depth_semantic_gan')).expanduser()
+
+# %% ../nbs/00_core.ipynb #74b4dd50
+def scratch_dir(prefix:str='dsg-', # start of the folder's name
+               ) -> Path:
+    "A new temporary folder, deleted with everything in it when this Python process exits."
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
 
 # %% ../nbs/00_core.ipynb #762c5c34
 def env_report() -> dict:

@@ -18,6 +18,7 @@ from .spade import INITS, VGG19_FILE, vgg19_cache_path
 from .trainer import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
                                         crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
+from .checkpoints import checkpoint_bytes
 from .stage1 import stage1_source
 from .metrics import markdown_table
 
@@ -108,8 +109,11 @@ class Preset:
                 ) -> tuple:
         "`(steps, decay_start)`: the same epochs for every model whatever its batch (or the preset's fixed `steps`)."
         if self.steps is not None: return self.steps, 0.5
-        n = n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
-        return epoch_steps(self.epochs, n, batch_size)
+        return epoch_steps(self.epochs, self.train_items(n_items), batch_size)
+
+    def train_items(self, n_items:int=None) -> int:
+        "The training items epochs count: `n_items` if given, else ADE20K's 20,210 or the scenes' `n_train`."
+        return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
     'quick': Preset('quick'),
@@ -159,17 +163,18 @@ PAPER_TEACHER = 'monodepth2-mono_640x192' # the paper names monodepth2 (KITTI), 
 def plan(preset:Preset, # the experiment
          n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
         ) -> dict:
-    "Every model the preset trains, with its recipe, and the deviations from the paper (JSON-ready; reads no file)."
+    "Every model the preset trains, its recipe and checkpoint size, the deviations from the paper (JSON; reads no file)."
     models = []
     for seed in preset.seeds:
         for name, stage, d in preset.models(seed):
             c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items)
-            n = n_items or (ADE20K_TRAIN if preset.data == 'ade20k' else preset.n_train)
             models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
-                           'epochs': round(c.steps * c.batch_size / n, 2), 'steps': c.steps,
+                           'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
                            'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
-                           'init': c.init, 'load_size': c.load_size})
-    return {'preset': preset.name, 'models': models, 'deviations': deviations(preset)}
+                           'init': c.init, 'load_size': c.load_size, 'checkpoint_bytes': checkpoint_bytes(c)})
+    sizes = [m['checkpoint_bytes'] for m in models]
+    return {'preset': preset.name, 'models': models, 'disk_bytes': sum(sizes) + max(sizes),   # + one rewrite
+            'deviations': deviations(preset)}
 
 def deviations(preset:Preset) -> list:
     "Where this preset departs from the paper (or the NVlabs code it ran), and what the paper leaves open."

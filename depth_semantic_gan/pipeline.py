@@ -9,12 +9,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 'run_pipeline', 'dsg_demo']
+__all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 'run_pipeline', 'check_run_disk', 'dsg_demo']
 
 # %% ../nbs/07c_pipeline.ipynb #c07c0005
 import torch.distributed as dist
 
-from .core import clean_tmp, folder_lock, rank_world
+from .core import check_free_space, clean_tmp, folder_lock, human_bytes, rank_world
 from .data import ADE20KFiles, download_ade20k
 from .cache import CacheDataset, cache_paths, cache_root, depth_path, depth_sources, prepare_ade20k
 from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
@@ -127,6 +127,18 @@ def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
             for folder in (run, run/'eval', run/'figures'): clean_tmp(folder)
         return _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress)
 
+def check_run_disk(p:Preset, # the experiment
+                   run:Path, # its run folder
+                  ):
+    "Stop before any data or training unless the disk holding `run` has room for the checkpoints still to write."
+    models = make_plan(p)['models']
+    todo = [m for m in models if not (run/m['name']/'last.pt').exists()]
+    if not todo: return
+    sizes = sorted({human_bytes(m['checkpoint_bytes']) for m in todo})
+    check_free_space(run, sum(m['checkpoint_bytes'] for m in todo) + max(m['checkpoint_bytes'] for m in models),
+                     f'the checkpoints of the {len(todo)} models still to train ({" or ".join(sizes)} each, and room '
+                     f'to rewrite one)', 'free some space, or give the run a folder on a larger disk')
+
 def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Path:
     "The steps of `run_pipeline` (every rank runs them; rank 0 holds the run-folder lock)."
     t_all, timings = time.perf_counter(), {}
@@ -135,6 +147,7 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
         timings[name] = timings.get(name, 0.) + time.perf_counter() - t0
         return until == name
     _on_rank0(check_preset, run, p)
+    _on_rank0(check_run_disk, p, run)
     t0 = time.perf_counter()
     _say(f'[data] {p.data} -> {run}')
     default_root = run/'data' if p.data == SCENES else cache or cache_root('ade20k')

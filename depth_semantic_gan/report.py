@@ -189,13 +189,11 @@ def _intro(run:Path, preset:Preset, steps:dict, timing:dict) -> str:
         text += f" Wall time of the call that wrote this report: {timing['total']:.0f} s ({parts})"
     return text
 
-def recipe_table(run:Path, # pipeline run folder
-                 models:list, # its model folder names
+def recipe_table(configs:dict, # model folder name -> the `TrainConfig` its checkpoint holds
                 ) -> str:
-    "What each model of the run was trained with, read from its checkpoint: steps, batch, precision, VGG, init, crop."
+    "What each model of the run was trained with: steps, batch, precision, VGG loss, init, crop."
     rows = []
-    for name in models:
-        c = TrainConfig(**load_checkpoint(run/name/'last.pt')['config'])
+    for name, c in configs.items():
         rows.append([name, f'{c.steps:,}', str(c.batch_size), 'bf16' if c.amp else 'fp32',
                      'on' if c.vgg_weights else 'off', c.init, f'{c.load_size} -> {c.size}' if c.load_size else 'none'])
     return markdown_table(['model', 'steps', 'batch', 'precision', 'VGG loss', 'init', 'random crop'], rows,
@@ -231,11 +229,14 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
             curves.append(('png', _save_fig(figs/f'curves_{name}.png', fig), f'Loss curves of `{name}`.'))
     timing = json.loads((run/'timings.json').read_text()) if (run/'timings.json').exists() else {}
     models = sorted(p.name for p in run.iterdir() if (p/'last.pt').exists())
-    steps = {r: load_checkpoint(run/r/'last.pt')['step'] for r in models}
+    steps, configs = {}, {}
+    for r in models:                                      # each checkpoint read once (paper size: 1.2 GB each)
+        sd = load_checkpoint(run/r/'last.pt')
+        steps[r], configs[r] = sd['step'], TrainConfig(**sd['config'])
     reliable = all(e['image']['spade']['reliable'] for e in evals)
     return [
         ('md', _intro(run, preset, steps, timing)),
-        ('md', '## Recipe, and where it departs from the paper\n\n' + recipe_table(run, models) + '\n\n'
+        ('md', '## Recipe, and where it departs from the paper\n\n' + recipe_table(configs) + '\n\n'
                + deviations_table(preset)),
         ('md', '## Image FID (the paper\'s Table 2)\n\n' + t['image'] + '\n\n' + t['verdicts']
                + '\n\nThe verdict rule: a difference counts only when every seed of one model beats every seed of the '

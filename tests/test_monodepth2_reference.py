@@ -5,7 +5,7 @@ this test, e.g. `MONODEPTH2_REF=/path/to/monodepth2 python -m pytest -q tests/te
 Random weights (BatchNorm statistics included) are saved by the reference modules in the official file format, loaded
 by ours, and both are run on the same input, directly and along the reference `test_simple.py` path.
 """
-import os, sys
+import importlib, os, sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not REF or not (Path(REF)/'networks'/'depth_deco
 
 @pytest.fixture(scope='module')
 def ref():
-    from depth_semantic_gan.depth import load_monodepth2  # noqa: F401  (binds torchvision's resnet18 before the patch)
+    importlib.import_module('depth_semantic_gan.depth')   # binds torchvision's resnet18 before the patch
     sys.path.insert(0, REF)
     r18 = torchvision.models.resnet18
     torchvision.models.resnet18 = lambda pretrained=False, **k: r18(weights=None, **k)   # the reference's old call

@@ -4,7 +4,7 @@ Cells flagged with a `tst_flags` entry of settings.ini (`notest slow gpu`) are s
 `DSG_TEST_FLAGS="slow gpu"` to run them too. The notebook count is checked against the notebook map in
 nbs/index.ipynb, so an empty or partial glob can never pass as "no tests".
 """
-import json, os, re
+import json, os, re, shutil, tempfile
 from pathlib import Path
 
 import pytest
@@ -28,8 +28,11 @@ def test_notebook_map_matches_nbs():
 
 
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
-def test_notebook(nb):
+def test_notebook(nb, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))   # the notebook's scratch folders (and its subprocesses')
+    monkeypatch.setenv('TMPDIR', str(tmp_path))
     cfg = get_config()
     ok, secs = run_notebook(nb, skip_flags=cfg.tst_flags.split(), force_flags=os.environ.get('DSG_TEST_FLAGS', '').split(),
                           basepath=cfg.config_path)
     assert ok, f'{nb.name} failed under nbdev test (see the traceback above)'
+    shutil.rmtree(tmp_path, ignore_errors=True)   # passed: free the disk now (pytest keeps a failure's files)
