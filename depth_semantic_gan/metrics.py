@@ -10,8 +10,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['PAPER_DEPTH_FID', 'PAPER_IMAGE_FID', 'FID_MARK_NOTES', 'FID_FOOTNOTE', 'DEPTH_METRICS', 'depth_grey',
            'depth_colormap', 'depth_fid', 'target_to_depth', 'depth_metrics', 'fid_footnote', 'markdown_table',
-           'fid_table', 'depth_fid_table', 'image_fid_table', 'accuracy_table', 'save_results',
-           'scipy_needs_sqrtm_shim', 'run_pytorch_fid']
+           'fid_table', 'depth_fid_table', 'image_fid_table', 'accuracy_table', 'shading_residual', 'shading_error',
+           'paired_bootstrap', 'paired_verdict', 'save_results', 'scipy_needs_sqrtm_shim', 'run_pytorch_fid']
 
 # %% ../nbs/06a_metrics.ipynb #c06a0003
 import numpy as np
@@ -70,6 +70,7 @@ def depth_metrics(pred:torch.Tensor, # predicted depth (N, 1, H, W) in [-1, 1] (
                   target:torch.Tensor, # reference depth, same shape and convention
                   depth_ratio:float=10., # see `target_to_depth`
                   median_scaling:bool=True, # scale each prediction by median(target) / median(pred)
+                  per_item:bool=False, # each metric as an (N,) tensor, one value per image, for paired comparisons
                  ) -> dict:
     "AbsRel, SqRel, RMSE, RMSE(log), δ<1.25, δ<1.25², δ<1.25³ of relative depth maps, averaged over images."
     if pred.shape != target.shape or pred.ndim != 4:
@@ -80,7 +81,7 @@ def depth_metrics(pred:torch.Tensor, # predicted depth (N, 1, H, W) in [-1, 1] (
     m = dict(abs_rel=((p - g).abs() / g).mean(1), sq_rel=((p - g) ** 2 / g).mean(1),
              rmse=((p - g) ** 2).mean(1).sqrt(), rmse_log=((p.log() - g.log()) ** 2).mean(1).sqrt(),
              **{f'delta{k}': (ratio < 1.25 ** k).float().mean(1) for k in (1, 2, 3)})
-    return {k: v.mean().item() for k, v in m.items()}
+    return m if per_item else {k: v.mean().item() for k, v in m.items()}
 
 # %% ../nbs/06a_metrics.ipynb #ae9cff0c
 PAPER_DEPTH_FID = {64: 19.96, 128: 16.06}                          # Table 1 of the paper
@@ -158,6 +159,64 @@ def accuracy_table(rows:list, # (label, {metric: value or ready cell text}) per 
     cell = lambda v: v if isinstance(v, str) else f'{v:.3f}'
     body = [[str(lbl), *(cell(m[k]) for k in DEPTH_METRICS)] for lbl, m in rows]
     return markdown_table([first, *DEPTH_METRICS.values()], body, footnote='')
+
+# %% ../nbs/06a_metrics.ipynb #ec769c64
+def _as_float_images(x, what:str) -> torch.Tensor:
+    "(N, 3, H, W) images in [-1, 1]: float as given, uint8 0..255 rescaled; a clear error for other shapes."
+    x = torch.as_tensor(x).cpu()
+    if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f'{what}: expected (N, 3, H, W) images, got {tuple(x.shape)}')
+    return x.float().div(127.5).sub(1) if x.dtype == torch.uint8 else x.float()
+
+def shading_residual(images, # (N, 3, H, W): float in [-1, 1] or uint8 0..255
+                     labels, # integer (N, H, W) class ids of the same items
+                     eps:float=0.05, # added to luminance (in [0, 1]) before the log: tames the darkest pixels
+                    ) -> torch.Tensor: # float (N, H, W)
+    "Log luminance minus its mean over each class region of each image: shading, without per-object colour factors."
+    x, lab = _as_float_images(images, 'images'), torch.as_tensor(labels).cpu().long()
+    if lab.shape != (x.shape[0], *x.shape[2:]):
+        raise ValueError(f'labels {tuple(lab.shape)} must be (N, H, W) of the images {tuple(x.shape)}')
+    y = ((x + 1) / 2).clamp(0, 1)
+    log_lum = torch.log(0.299 * y[:, 0] + 0.587 * y[:, 1] + 0.114 * y[:, 2] + eps)          # (N, H, W)
+    k = int(lab.max()) + 1 if lab.numel() else 1
+    region = (torch.arange(len(lab))[:, None, None] * k + lab).flatten()                      # (item, class) ids
+    sums = torch.zeros(len(lab) * k, dtype=torch.float64).index_add_(0, region, log_lum.flatten().double())
+    mean = sums / torch.bincount(region, minlength=len(lab) * k).clamp(min=1)
+    return log_lum - mean[region].view_as(log_lum).float()
+
+def shading_error(fake, # generated images (N, 3, H, W) in [-1, 1] (or uint8)
+                  real, # the real images of the same label maps
+                  labels, # integer (N, H, W) class ids
+                 ) -> torch.Tensor: # float (N,): one error per item, for paired comparisons
+    "Mean |shading residual of `fake` - that of `real`| per item: within-object light and haze, not object colours."
+    if torch.as_tensor(fake).shape != torch.as_tensor(real).shape:
+        raise ValueError(f'fake {tuple(torch.as_tensor(fake).shape)} and real {tuple(torch.as_tensor(real).shape)} '
+                         f'must have one shape')
+    return (shading_residual(fake, labels) - shading_residual(real, labels)).abs().flatten(1).mean(1)
+
+# %% ../nbs/06a_metrics.ipynb #92093f97
+def paired_bootstrap(a, # per-item values of model A (lower is better)
+                     b, # per-item values of model B on the same items, in the same order
+                     n_boot:int=2000, # bootstrap resamples
+                     level:float=0.95, # interval coverage
+                     seed:int=0, # the resampling's seed: the interval is reproducible
+                    ) -> dict:
+    "Mean of `a - b` over items, its percentile bootstrap interval and the smallest detectable difference (JSON-ready)."
+    a, b = (np.asarray(x, np.float64).ravel() for x in (a, b))
+    if a.shape != b.shape or len(a) < 2:
+        raise ValueError(f'paired_bootstrap needs two equal-length series of at least 2 items, got {len(a)} and {len(b)}')
+    d = a - b
+    means = d[np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return {'diff': float(d.mean()), 'lo': float(lo), 'hi': float(hi), 'level': level, 'n': len(d),
+            'detectable': float(2.8 * d.std(ddof=1) / np.sqrt(len(d)))}
+
+def paired_verdict(cis:list, # `paired_bootstrap` results of A - B, one per seed
+                  ) -> str:
+    "'A lower' / 'B lower' when every seed's interval excludes 0 on that side, 'seeds disagree', or 'no difference'."
+    if all(c['hi'] < 0 for c in cis): return 'A lower'
+    if all(c['lo'] > 0 for c in cis): return 'B lower'
+    if any(c['hi'] < 0 for c in cis) and any(c['lo'] > 0 for c in cis): return 'seeds disagree'
+    return 'no difference'
 
 # %% ../nbs/06a_metrics.ipynb #f5f00b9e
 def _to_png_array(x):
