@@ -9,7 +9,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['evaluate_seed', 'mean_std', 'noise_verdict', 'Generators', 'DepthLookup', 'ClassMeanPainter']
+__all__ = ['image_record', 'depth_record', 'evaluate_seed', 'mean_std', 'noise_verdict', 'Generators', 'DepthLookup',
+           'ClassMeanPainter', 'evaluate_anchors']
 
 # %% ../nbs/07a_evaluation.ipynb #c07a0005
 import numpy as np
@@ -23,11 +24,41 @@ from .trainer import Stage, generate
 from .stage1 import load_split, predict_depth, stage1_source
 from .stage2 import downsize_depth
 from .fid import FIDResult, FIDStats, FIDWarning, evaluate, fid_stats
-from .metrics import depth_fid, depth_metrics
+from .metrics import depth_fid, depth_metrics, shading_error
 from .experiment import Preset, read_preset, run_name
 
 # %% ../nbs/07a_evaluation.ipynb #44516922
 def _record(r:FIDResult) -> dict: return asdict(r)
+
+def _items(x:torch.Tensor) -> list: return [round(float(v), 6) for v in x]   # per-item values, JSON-ready
+
+def _sizes(preset:Preset, n_val:int) -> tuple:
+    "`(n, n_kid)`: items for the per-item metrics (`n_eval`, default all) and for FID/KID (`n_kid`, default n)."
+    n = min(preset.n_eval or n_val, n_val)
+    return n, min(preset.n_kid or n, n)
+
+def image_record(fake:torch.Tensor, # generated images (N, 3, S, S) in [-1, 1], N = n
+                 real_stats:FIDStats, # Inception statistics of the first n_kid real images
+                 real:torch.Tensor, # the n real images (uint8 (N, 3, S, S))
+                 labels:torch.Tensor, # their label maps (N, S, S)
+                 n_kid:int, # items for FID and KID
+                 **kid, # `evaluate` options (kid_subset_size, device)
+                ) -> dict:
+    "FID/KID of the first `n_kid` images, and the shading error of every item (mean and per item)."
+    sh = shading_error(fake, real, labels)
+    fid = _record(evaluate(fake[:n_kid], real_stats, **kid))
+    return {**fid, 'shading': float(sh.mean()), 'shading_items': _items(sh)}
+
+def depth_record(pred:torch.Tensor, # predicted depth (N, 1, S, S) in [-1, 1]
+                 ref:torch.Tensor, # reference depth, same shape
+                 n_kid:int, # items for depth FID and KID
+                 real_cache:Path, # cache of the reference depth's Inception statistics
+                 **kid, # `evaluate` options
+                ) -> dict:
+    "Depth FID/KID of the first `n_kid` maps and the accuracy metrics of all (means, and AbsRel per item)."
+    each = depth_metrics(pred, ref, per_item=True)
+    return {**_record(depth_fid(pred[:n_kid], ref[:n_kid], real_cache=real_cache, **kid)),
+            **{k: float(v.mean()) for k, v in each.items()}, 'abs_rel_items': _items(each['abs_rel'])}
 
 def evaluate_seed(preset:Preset, # the experiment
                   run:Path, # run folder
@@ -35,31 +66,29 @@ def evaluate_seed(preset:Preset, # the experiment
                   seed:int, # which seed's models
                   device=None, # default `default_device()`
                  ) -> dict:
-    "FIDs, KIDs and depth accuracy of one seed's models on the first `n_eval` validation items (JSON-ready)."
+    "Depth accuracy and shading error on `n_eval` validation items, FIDs and KIDs on `n_kid`, of one seed's models."
     dev, ev = device or default_device(), run/'eval'
     ev.mkdir(exist_ok=True)
     val = load_split(str(root), 'val', preset.image_size, None, device='cpu')
-    n = min(preset.n_eval or len(val), len(val))
-    labels, images, kid = val.labels[:n], val.images[:n], dict(kid_subset_size=max(2, n // 2), device=dev)
-    out = {'seed': seed, 'n': n, 'depth': {}, 'image': {}}
+    n, nk = _sizes(preset, len(val))
+    labels, images, kid = val.labels[:n], val.images[:n], dict(kid_subset_size=max(2, nk // 2), device=dev)
+    out = {'seed': seed, 'n': n, 'n_kid': nk, 'depth': {}, 'image': {}}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', FIDWarning)          # small N: recorded in `reliable`, starred in the tables
-        real = fid_stats(images, cache=ev/f'real_images_{preset.image_size}_{n}.npz', device=dev)
+        real = fid_stats(images[:nk], cache=ev/f'real_images_{preset.image_size}_{nk}.npz', device=dev)
         for ds in preset.depth_sizes:
             s1 = run/run_name(Stage.STAGE1, seed, ds)
             G1, c1 = load_generator(s1, dev)
             vd = load_split(str(root), 'val', ds, preset.depth, device='cpu')
             pred = predict_depth(G1, vd.labels[:n], c1.label_nc, amp=c1.amp)[:, None]                   # (n, 1, ds, ds)
-            ref = vd.depth[:n]
-            r = depth_fid(pred, ref, real_cache=ev/f'real_depth_{ds}_{n}.npz', **kid)
-            out['depth'][str(ds)] = {**_record(r), **depth_metrics(pred, ref)}
+            out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_{ds}_{nk}.npz', **kid)
             G2, c2 = load_generator(run/run_name(Stage.STAGE2, seed, ds), dev)
             cond = load_split(str(root), 'val', preset.image_size, stage1_source(s1), device='cpu').depth[:n]
-            fake = generate(G2, labels, cond, c2.label_nc)
-            out['image'][f'ours_{ds}'] = _record(evaluate(fake, real, **kid))
+            out['image'][f'ours_{ds}'] = image_record(generate(G2, labels, cond, c2.label_nc), real, images, labels,
+                                                      nk, **kid)
         GB, cb = load_generator(run/run_name(Stage.BASELINE, seed), dev)
-        out['image']['spade'] = _record(evaluate(generate(GB, labels, None, cb.label_nc), real, **kid))
-        h = n // 2
+        out['image']['spade'] = image_record(generate(GB, labels, None, cb.label_nc), real, images, labels, nk, **kid)
+        h = nk // 2
         halves = [FIDStats.from_features(f, preset.image_size) for f in (real.features[:h], real.features[h:])]
         out['image']['real'] = _record(evaluate(*halves, kid_subset_size=max(2, h // 2)))
     return out
@@ -190,3 +219,28 @@ class ClassMeanPainter:
         "Each pixel painted with its class's mean colour."
         if self.palette is None: raise RuntimeError('ClassMeanPainter: call fit(labels, images) on a training split')
         return self.palette[_class_ids(labels, self.n_classes, 'ClassMeanPainter')].permute(0, 3, 1, 2)
+
+# %% ../nbs/07a_evaluation.ipynb #ac9f443d
+def evaluate_anchors(preset:Preset, # the experiment
+                     root:Path, # cache folder (training split fits the tables, validation split scores them)
+                     ev:Path, # the run's `eval` folder (shares the real statistics' caches with `evaluate_seed`)
+                     device=None, # default `default_device()`
+                    ) -> dict:
+    "`DepthLookup` at every Stage-1 size and `ClassMeanPainter` at the image size, scored as `evaluate_seed` scores."
+    dev = device or default_device()
+    ev.mkdir(parents=True, exist_ok=True)
+    val = load_split(str(root), 'val', preset.image_size, None, device='cpu')
+    n, nk = _sizes(preset, len(val))
+    kid = dict(kid_subset_size=max(2, nk // 2), device=dev)
+    out = {'n': n, 'n_kid': nk, 'depth': {}, 'image': {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FIDWarning)
+        for ds in preset.depth_sizes:
+            tr, vd = (load_split(str(root), s, ds, preset.depth, device='cpu') for s in ('train', 'val'))
+            pred = DepthLookup().fit(tr.labels, tr.depth)(vd.labels[:n])[:, None]                   # (n, 1, ds, ds)
+            out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_{ds}_{nk}.npz', **kid)
+        tr = load_split(str(root), 'train', preset.image_size, None, device='cpu')
+        real = fid_stats(val.images[:nk], cache=ev/f'real_images_{preset.image_size}_{nk}.npz', device=dev)
+        painted = ClassMeanPainter().fit(tr.labels, tr.images)(val.labels[:n])
+        out['image']['painter'] = image_record(painted, real, val.images[:n], val.labels[:n], nk, **kid)
+    return out

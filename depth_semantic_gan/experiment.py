@@ -55,7 +55,8 @@ class Preset:
     crop: bool = False # NVlabs' augmentation: resize to `crop_load_size(size)`, random crop back to size (and flips)
     n_train: int = 3000 # scenes: training scenes rendered
     n_val: int = 128 # scenes: validation scenes rendered (the evaluation set)
-    n_eval: int = None # validation items evaluated (None: the whole split)
+    n_eval: int = None # validation items of the per-item metrics (None: the whole split)
+    n_kid: int = None # of those, the first ones that FID and KID use (Inception features: costly; None: all)
     n_figure: int = 6 # fixed validation items (the first ones) in the comparison figure
     ckpt_every: int = 100 # checkpoint interval: an interruption loses at most this many steps
 
@@ -116,7 +117,7 @@ class Preset:
         return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
-    'quick': Preset('quick'),
+    'quick': Preset('quick', n_val=1024, n_kid=256),
     'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3),
     'paper': Preset('paper', data='ade20k', depth='monodepth2-mono_640x192', image_size=64, depth_sizes=(64, 128),
                     steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu',
