@@ -28,7 +28,7 @@ from .stage2 import stage1_record, write_stage1_depth
 from .spade import VGGWeightsMissing, find_vgg19_weights
 from .experiment import PRESETS, Preset, check_preset, run_name, write_json
 from .experiment import plan as make_plan
-from .evaluation import evaluate_seed
+from .evaluation import evaluate_anchors, evaluate_seed
 from .report import write_report
 
 # %% ../nbs/07c_pipeline.ipynb #efd19805
@@ -177,9 +177,14 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
     if step('stage2'): return run
     if rank_world()[0] != 0: return run/'report.md'          # evaluation and report: rank 0 alone
     t0 = time.perf_counter()
+    if not (path := run/'eval'/'anchors.json').exists():                  # no training, no seed: once per run
+        t1 = time.perf_counter()
+        write_json(path, evaluate_anchors(p, root, run/'eval', device))
+        _say(f'[eval] anchors (depth lookup, class-mean painter): {time.perf_counter() - t1:.0f} s')
     for seed in p.seeds:
         path, models = run/'eval'/f'seed{seed}.json', _models(run, p, seed)
-        if path.exists() and json.loads(path.read_text()).get('models') == models:
+        done = json.loads(path.read_text()) if path.exists() else {}
+        if done.get('models') == models and 'n_kid' in done:            # (no n_kid: evaluated by an older version)
             _say(f'[eval] seed {seed}: done before')
             continue
         t1 = time.perf_counter()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['FIGURE_COLUMNS', 'seed_table', 'png_bytes', 'fig_png', 'comparison_rows', 'titled', 'figure_image', 'read_evals',
-           'result_tables', 'recipe_table', 'report_sections', 'write_report']
+           'read_anchors', 'result_tables', 'model_label', 'paired_comparisons', 'verdict_lines', 'results',
+           'recipe_table', 'report_sections', 'write_report']
 
 # %% ../nbs/07b_report.ipynb #c07b0005
 import numpy as np
@@ -25,8 +26,8 @@ from .stage1 import load_split
 from .callbacks import make_grid, plot_losses, to_rgb
 from .fid import fid_mark
 from .metrics import (DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_table, fid_footnote,
-                                        markdown_table)
-from .experiment import Preset, deviations_table, run_name
+                                        markdown_table, paired_bootstrap, paired_verdict)
+from .experiment import Preset, deviations_table, run_name, write_json
 from .evaluation import Generators, mean_std, noise_verdict
 
 # %% ../nbs/07b_report.ipynb #d2088f66
@@ -137,17 +138,27 @@ _VERDICTS = {'within noise': '**within noise** — this run cannot tell the two 
              'worse': '**the depth-aware model is worse** beyond the seed-to-seed noise.',
              'one seed': '**no verdict**: one seed gives no estimate of the seed-to-seed noise (run two or more).'}
 
+def read_anchors(run:Path) -> dict:
+    "The anchors' evaluation of a run (`eval/anchors.json`), or None for a run evaluated before anchors existed."
+    path = Path(run)/'eval'/'anchors.json'
+    return json.loads(path.read_text()) if path.exists() else None
+
 def result_tables(preset:Preset, # the experiment
                   evals:list, # per-seed dicts from `evaluate_seed`
+                  anchors:dict=None, # from `evaluate_anchors` (None: tables without the anchor rows)
                  ) -> dict:
     "Markdown for the report: 'image' (Table 2), 'verdicts', 'depth' (Table 1) and 'accuracy' (Stage-1 depth metrics)."
-    seeds, res = preset.seeds, preset.image_size
+    seeds, res, a = preset.seeds, preset.image_size, anchors or {'depth': {}, 'image': {}}
+    n_kid = evals[0].get('n_kid', evals[0]['n'])
     note = (f'{preset.name!r} preset: mean ± std over seeds {", ".join(map(str, seeds))}; '
-            f'{evals[0]["n"]} validation items, {res}×{res} px.')
+            f'{n_kid} validation items, {res}×{res} px.')
     ours = [(f'Ours ({ds})' if ds == res else f'Ours ({ds}, {res})', [e['image'][f'ours_{ds}'] for e in evals],
              PAPER_IMAGE_FID.get('ours_64' if ds == res else f'ours_{ds}')) for ds in preset.depth_sizes]
+    fixed = lambda r: [r] * len(evals)                                   # an anchor: no training, one value
+    painter = [('Class-mean painter (anchor)', fixed(a['image']['painter']), None)] if 'painter' in a['image'] else []
     image = seed_table([('SPADE (baseline)', [e['image']['spade'] for e in evals], PAPER_IMAGE_FID['spade']), *ours,
-                        ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)], seeds, note)
+                        *painter, ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)],
+                       seeds, note)
     base = [e['image']['spade']['fid'] for e in evals]
     verdicts = []
     for label, rs, _ in ours:
@@ -155,11 +166,82 @@ def result_tables(preset:Preset, # the experiment
         verdicts.append(f'- **{label} vs SPADE**: FID {_pm(o)} vs {_pm(base)}, Δ = {np.mean(o) - np.mean(base):+.2f}: '
                         + _VERDICTS[noise_verdict(o, base)])
     depth_note = note + ' Depth rendered for Inception: grey replicated to 3 channels.'
-    depth = seed_table([(f'Ours, depth {ds}×{ds}', [e['depth'][str(ds)] for e in evals], PAPER_DEPTH_FID.get(ds))
-                        for ds in preset.depth_sizes], seeds, depth_note)
-    acc = accuracy_table([(ds, {k: _pm((e['depth'][str(ds)][k] for e in evals), '{:.3f}') for k in DEPTH_METRICS})
-                          for ds in preset.depth_sizes])
+    lookup = lambda ds: ([(f'(class, row) lookup {ds}×{ds} (anchor)', fixed(a['depth'][str(ds)]), None)]
+                         if str(ds) in a['depth'] else [])
+    depth = seed_table([r for ds in preset.depth_sizes for r in
+                        [(f'Ours, depth {ds}×{ds}', [e['depth'][str(ds)] for e in evals], PAPER_DEPTH_FID.get(ds)),
+                         *lookup(ds)]], seeds, depth_note)
+    rows = []
+    for ds in preset.depth_sizes:
+        rows.append((ds, {k: _pm((e['depth'][str(ds)][k] for e in evals), '{:.3f}') for k in DEPTH_METRICS}))
+        if str(ds) in a['depth']:
+            rows.append((f'{ds}, lookup', {k: f"{a['depth'][str(ds)][k]:.3f}" for k in DEPTH_METRICS}))
+    acc = accuracy_table(rows)
     return dict(image=image, verdicts='\n'.join(verdicts), depth=depth, accuracy=acc)
+
+# %% ../nbs/07b_report.ipynb #4f27c171
+def model_label(name:str) -> str:
+    "How the report names a model of `results.json`: 'ours_32' -> 'Ours (32)', 'baseline' -> 'SPADE', ..."
+    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup'}
+    kind, _, size = name.partition('_')
+    return fixed.get(name) or {'ours': f'Ours ({size})', 'stage1': f'Stage 1 ({size})'}.get(kind, name)
+
+def paired_comparisons(preset:Preset, # the experiment
+                       evals:list, # per-seed dicts from `evaluate_seed`
+                       anchors:dict=None, # from `evaluate_anchors`
+                      ) -> list:
+    "Ours vs SPADE, each image model vs the painter (shading error), Stage 1 vs the lookup (AbsRel): A − B per seed."
+    a = anchors or {'depth': {}, 'image': {}}
+    if 'shading_items' not in evals[0]['image']['spade']: return []   # evaluated before per-item values were kept
+    items = {'baseline': [e['image']['spade']['shading_items'] for e in evals],
+             **{f'ours_{ds}': [e['image'][f'ours_{ds}']['shading_items'] for e in evals] for ds in preset.depth_sizes}}
+    pairs = [(f'ours_{ds}', 'baseline', 'shading') for ds in preset.depth_sizes]
+    if 'painter' in a['image']:
+        pairs += [(m, 'painter', 'shading') for m in items]
+        items['painter'] = [a['image']['painter']['shading_items']] * len(evals)
+    for ds in preset.depth_sizes:
+        items[f'stage1_{ds}'] = [e['depth'][str(ds)]['abs_rel_items'] for e in evals]
+        if str(ds) in a['depth']:
+            items[f'lookup_{ds}'] = [a['depth'][str(ds)]['abs_rel_items']] * len(evals)
+            pairs.append((f'stage1_{ds}', f'lookup_{ds}', 'abs_rel'))
+    out = []
+    for m1, m2, metric in pairs:
+        cis = [paired_bootstrap(x, y) for x, y in zip(items[m1], items[m2])]
+        out.append({'a': m1, 'b': m2.split('_')[0] if m2.startswith('lookup') else m2, 'metric': metric,
+                    'seeds': list(preset.seeds), 'per_seed': cis, 'verdict': paired_verdict(cis)})
+    return out
+
+_METRIC = {'shading': 'shading error', 'abs_rel': 'AbsRel'}
+
+def verdict_lines(comparisons:list) -> str:
+    "One Markdown line per comparison: each seed's difference and interval, what the run could detect, the verdict."
+    lines = []
+    for c in comparisons:
+        a, b = model_label(c['a']), model_label(c['b'])
+        seeds = '; '.join(f"seed {s} {x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]"
+                          for s, x in zip(c['seeds'], c['per_seed']))
+        small = max(x['detectable'] for x in c['per_seed'])
+        say = {'A lower': f'**{a} is lower** (better) in every seed', 'B lower': f'**{b} is lower** (better) in every '
+               'seed', 'seeds disagree': '**the seeds disagree**', 'no difference': '**no difference detected**'}
+        lines.append(f"- **{a} − {b}**, {_METRIC[c['metric']]} per item: {seeds}; the run could detect about "
+                     f"{small:.4f}: {say[c['verdict']]}.")
+    return '\n'.join(lines)
+
+def results(preset:Preset, # the experiment
+            evals:list, # per-seed dicts from `evaluate_seed`
+            anchors:dict=None, # from `evaluate_anchors`
+           ) -> dict:
+    "Every number the report prints, as one JSON-ready object (`results.json`): depth rows, image rows, verdicts."
+    a, pick = anchors or {'depth': {}, 'image': {}}, lambda r, keys: {k: r[k] for k in keys if k in r}
+    dkeys, ikeys = ('fid', 'kid', 'n_fake', *DEPTH_METRICS), ('fid', 'kid', 'n_fake', 'shading')
+    depth = [{'model': f'stage1_{ds}', 'seed': e['seed'], **pick(e['depth'][str(ds)], dkeys)}
+             for ds in preset.depth_sizes for e in evals]
+    depth += [{'model': 'lookup', 'size': int(ds), 'seed': None, **pick(r, dkeys)} for ds, r in a['depth'].items()]
+    names = {'spade': 'baseline', **{f'ours_{ds}': f'ours_{ds}' for ds in preset.depth_sizes}}
+    images = [{'model': names[k], 'seed': e['seed'], **pick(e['image'][k], ikeys)} for k in names for e in evals]
+    images += [{'model': 'painter', 'seed': None, **pick(r, ikeys)} for r in a['image'].values()]
+    return {'preset': preset.name, 'n_eval': evals[0]['n'], 'n_kid': evals[0].get('n_kid', evals[0]['n']),
+            'depth': depth, 'images': images, 'verdicts': paired_comparisons(preset, evals, anchors)}
 
 # %% ../nbs/07b_report.ipynb #ee89680a
 def _cpu_name() -> str:
@@ -206,6 +288,15 @@ _TINY_NETS = ('- These are tiny CPU networks trained for a few hundred steps on 
               'the pipeline works end to end and how large the seed-to-seed noise is at this size, not the paper\'s '
               'result.\n')
 
+def _paired_intro(res:dict) -> str:
+    "What the paired comparisons measure, with the run's item count (or why there are none)."
+    if not res['verdicts']: return 'This run was evaluated before per-item values were kept: evaluate it again.\n'
+    return (f"Each model against the other and against the non-learned anchors on the same {res['n_eval']} validation "
+            'items: the mean per-item difference A − B (lower is better) with its 95 % bootstrap interval for each '
+            'seed. Images: the shading error (light and haze within each object, which depth explains; not the '
+            'random object colours no model can know). Stage 1: AbsRel against the reference depth. A difference '
+            'is called only when every seed\'s interval lies on one side of zero.\n\n')
+
 def report_sections(run:Path, # pipeline run folder (evaluated)
                     device=None, # where the figure's generators run
                    ) -> list:
@@ -213,9 +304,11 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
     run = Path(run)
     gens = Generators(run, device=device)
     preset, root = gens.preset, str(gens.root)
-    evals, figs = read_evals(run), run/'figures'
+    evals, anchors, figs = read_evals(run), read_anchors(run), run/'figures'
     figs.mkdir(exist_ok=True)
-    t = result_tables(preset, evals)
+    t = result_tables(preset, evals, anchors)
+    res = results(preset, evals, anchors)
+    write_json(run/'results.json', res)
     val = load_split(root, 'val', preset.image_size, None, device='cpu')
     ref = load_split(root, 'val', preset.image_size, preset.depth, device='cpu').depth
     k = min(preset.n_figure, len(val))
@@ -241,6 +334,7 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
         ('md', '## Image FID (the paper\'s Table 2)\n\n' + t['image'] + '\n\n' + t['verdicts']
                + '\n\nThe verdict rule: a difference counts only when every seed of one model beats every seed of the '
                  'other and the means differ by more than twice the larger standard deviation over seeds.'),
+        ('md', '## Paired comparisons, item by item\n\n' + _paired_intro(res) + verdict_lines(res['verdicts'])),
         ('md', '## Depth FID of Stage 1 (the paper\'s Table 1)\n\n' + t['depth']),
         ('md', '## Depth accuracy of Stage 1\n\nAgainst the reference depth of the same validation items (median '
                'scaling, depth ratio 10; mean ± std over seeds).\n\n' + t['accuracy']),
