@@ -66,7 +66,7 @@ def run_script(f, # the function behind a console script
                choices:dict=None, # parameter name -> allowed values
                argv:list=None, # arguments (default: `sys.argv[1:]`)
               ):
-    "Parse `argv` for `f` and call it; a `UsageError` exits with status 2, a `FolderBusy` or full disk with 1, in a line."
+    "Parse `argv` for `f` and call it; `UsageError` exits with status 2, `FolderBusy` or a full disk with 1, in a line."
     p = cli_parser(f, choices)
     kw = vars(p.parse_args(argv))
     try: f(**kw)

@@ -88,6 +88,11 @@ def evaluate_seed(preset:Preset, # the experiment
                                                       nk, **kid)
         GB, cb = load_generator(run/run_name(Stage.BASELINE, seed), dev)
         out['image']['spade'] = image_record(generate(GB, labels, None, cb.label_nc), real, images, labels, nk, **kid)
+        if preset.oracle:                               # Stage 2 on the reference depth of the same items
+            GO, co = load_generator(run/run_name(Stage.STAGE2, seed, oracle=True), dev)
+            ref = load_split(str(root), 'val', preset.image_size, preset.depth, device='cpu').depth[:n]
+            fake = generate(GO, labels, ref, co.label_nc)
+            out['image']['oracle'] = image_record(fake, real, images, labels, nk, **kid)
         h = nk // 2
         halves = [FIDStats.from_features(f, preset.image_size) for f in (real.features[:h], real.features[h:])]
         out['image']['real'] = _record(evaluate(*halves, kid_subset_size=max(2, h // 2)))

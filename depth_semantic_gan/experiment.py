@@ -26,11 +26,13 @@ from .metrics import markdown_table
 def run_name(stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
              seed:int, # the seed
              depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
+             oracle:bool=False, # Stage 2 on the reference depth
             ) -> str:
-    "Folder name of one model of a pipeline run: `stage1_64_s0`, `stage2_d64_s0`, `baseline_s0`."
+    "Folder name of one model of a pipeline run: `stage1_64_s0`, `stage2_d64_s0`, `baseline_s0`, `oracle_s0`."
+    if oracle: return f'oracle_s{seed}'
     names = {Stage.STAGE1: f'stage1_{depth_size}_s{seed}', Stage.STAGE2: f'stage2_d{depth_size}_s{seed}',
              Stage.BASELINE: f'baseline_s{seed}'}
-    return names[stage]
+    return names[Stage(stage)]
 
 # %% ../nbs/07_experiment.ipynb #9811323d
 PRECISIONS = ('fp32', 'bf16') # fp32: the reference; bf16: autocast + channels_last on CUDA (the fast option)
@@ -59,6 +61,7 @@ class Preset:
     n_kid: int = None # of those, the first ones that FID and KID use (Inception features: costly; None: all)
     n_figure: int = 6 # fixed validation items (the first ones) in the comparison figure
     ckpt_every: int = 100 # checkpoint interval: an interruption loses at most this many steps
+    oracle: bool = False # also Stage 2 trained and evaluated on the reference depth: the ceiling of depth
 
     def __post_init__(self):
         if self.data not in (SCENES, 'ade20k'):
@@ -76,10 +79,11 @@ class Preset:
         if self.batch_size is None and not self.paper: raise ValueError('batch_size=None needs paper=True')
 
     def models(self, seed:int) -> list:
-        "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order."
+        "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."
         out = [(run_name(Stage.STAGE1, seed, d), Stage.STAGE1, d) for d in self.depth_sizes]
         out += [(run_name(Stage.STAGE2, seed, d), Stage.STAGE2, d) for d in self.depth_sizes]
-        return out + [(run_name(Stage.BASELINE, seed), Stage.BASELINE, None)]
+        out.append((run_name(Stage.BASELINE, seed), Stage.BASELINE, None))
+        return out + [(run_name(Stage.STAGE2, seed, oracle=True), Stage.STAGE2, None)] * self.oracle
 
     def train_config(self, stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
                      seed:int, # the seed
@@ -87,6 +91,7 @@ class Preset:
                      depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
                      stage1_run=None, # Stage 2: the Stage-1 run folder whose depth it reads
                      n_items:int=None, # with `epochs`: training items (default: ADE20K's 20,210 or `n_train`)
+                     oracle:bool=False, # Stage 2 on the reference depth (`depth`) instead of a Stage-1 run's
                     ) -> TrainConfig:
         "The `TrainConfig` of one model of this preset."
         stage = Stage(stage)
@@ -97,7 +102,9 @@ class Preset:
                   amp=fast, channels_last=fast, load_size=crop_load_size(size) if self.crop else None,
                   vgg_weights=str(self.vgg_weights or vgg19_cache_path()) if self.vgg else None)
         if stage == Stage.STAGE1: kw['depth'] = self.depth
-        if stage == Stage.STAGE2: kw['depth'] = kw['eval_depth'] = stage1_source(stage1_run)
+        if stage == Stage.STAGE2:
+            kw['depth'] = kw['eval_depth'] = self.depth if oracle else stage1_source(stage1_run)
+            kw['oracle'] = oracle
         batch = PAPER_BATCH[stage, size] if self.batch_size is None else self.batch_size
         steps, decay_start = self.schedule(batch, n_items)
         kw.update(steps=steps, decay_start=decay_start, log_every=max(1, min(50, steps // 20)),
@@ -117,8 +124,8 @@ class Preset:
         return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
-    'quick': Preset('quick', n_val=1024, n_kid=256),
-    'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3),
+    'quick': Preset('quick', n_val=1024, n_kid=256, oracle=True),
+    'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3, oracle=True),
     'paper': Preset('paper', data='ade20k', depth='monodepth2-mono_640x192', image_size=64, depth_sizes=(64, 128),
                     steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu',
                     crop=True, n_train=0, n_val=0, ckpt_every=1000),
@@ -164,11 +171,12 @@ PAPER_TEACHER = 'monodepth2-mono_640x192' # the paper names monodepth2 (KITTI), 
 def plan(preset:Preset, # the experiment
          n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
         ) -> dict:
-    "Every model the preset trains, its recipe and checkpoint size, the deviations from the paper (JSON; reads no file)."
+    "Every model the preset trains, its recipe and checkpoint size, and the deviations from the paper (reads no file)."
     models = []
     for seed in preset.seeds:
         for name, stage, d in preset.models(seed):
-            c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items)
+            c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items,
+                                    oracle=name.startswith('oracle'))
             models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
                            'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
                            'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',

@@ -203,7 +203,7 @@ def paired_bootstrap(a, # per-item values of model A (lower is better)
     "Mean of `a - b` over items, its percentile bootstrap interval and the smallest detectable difference (JSON-ready)."
     a, b = (np.asarray(x, np.float64).ravel() for x in (a, b))
     if a.shape != b.shape or len(a) < 2:
-        raise ValueError(f'paired_bootstrap needs two equal-length series of at least 2 items, got {len(a)} and {len(b)}')
+        raise ValueError(f'paired_bootstrap needs two equal-length series of at least 2 items, got {len(a)}, {len(b)}')
     d = a - b
     means = d[np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))].mean(1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])

@@ -102,9 +102,7 @@ PIPELINE_STEPS = ('data', 'stage1', 'stage2', 'eval', 'report')
 
 def _models(run, preset, seed) -> dict:
     "Run folder name -> checkpoint step, for every model of one seed."
-    names = [run_name(st, seed, d) for st in (Stage.STAGE1, Stage.STAGE2) for d in preset.depth_sizes]
-    names.append(run_name(Stage.BASELINE, seed))
-    return {n: load_checkpoint(run/n/'last.pt')['step'] for n in names}
+    return {n: load_checkpoint(run/n/'last.pt')['step'] for n, _, _ in preset.models(seed)}
 
 def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
                  run=None, # run folder (default `runs/<preset name>`)
@@ -174,6 +172,10 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
             _say(f'[stage2] {folder.name}: {train_or_resume(cfg, folder)}')
         folder, cfg = run/run_name(Stage.BASELINE, seed), p.train_config(Stage.BASELINE, seed, root, n_items=n_items)
         _say(f'[baseline] {folder.name}: {train_or_resume(cfg, folder)}')
+        if p.oracle:                                     # Stage 2 on the reference depth: the ceiling of depth
+            folder = run/run_name(Stage.STAGE2, seed, oracle=True)
+            cfg = p.train_config(Stage.STAGE2, seed, root, n_items=n_items, oracle=True)
+            _say(f'[oracle] {folder.name}: {train_or_resume(cfg, folder)}')
     if step('stage2'): return run
     if rank_world()[0] != 0: return run/'report.md'          # evaluation and report: rank 0 alone
     t0 = time.perf_counter()

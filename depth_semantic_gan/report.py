@@ -156,8 +156,10 @@ def result_tables(preset:Preset, # the experiment
              PAPER_IMAGE_FID.get('ours_64' if ds == res else f'ours_{ds}')) for ds in preset.depth_sizes]
     fixed = lambda r: [r] * len(evals)                                   # an anchor: no training, one value
     painter = [('Class-mean painter (anchor)', fixed(a['image']['painter']), None)] if 'painter' in a['image'] else []
+    oracle = [('Oracle: Stage 2 on the reference depth', [e['image']['oracle'] for e in evals], None)
+              ] if 'oracle' in evals[0]['image'] else []
     image = seed_table([('SPADE (baseline)', [e['image']['spade'] for e in evals], PAPER_IMAGE_FID['spade']), *ours,
-                        *painter, ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)],
+                        *oracle, *painter, ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)],
                        seeds, note)
     base = [e['image']['spade']['fid'] for e in evals]
     verdicts = []
@@ -182,7 +184,7 @@ def result_tables(preset:Preset, # the experiment
 # %% ../nbs/07b_report.ipynb #4f27c171
 def model_label(name:str) -> str:
     "How the report names a model of `results.json`: 'ours_32' -> 'Ours (32)', 'baseline' -> 'SPADE', ..."
-    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup'}
+    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup', 'oracle': 'Oracle'}
     kind, _, size = name.partition('_')
     return fixed.get(name) or {'ours': f'Ours ({size})', 'stage1': f'Stage 1 ({size})'}.get(kind, name)
 
@@ -195,7 +197,9 @@ def paired_comparisons(preset:Preset, # the experiment
     if 'shading_items' not in evals[0]['image']['spade']: return []   # evaluated before per-item values were kept
     items = {'baseline': [e['image']['spade']['shading_items'] for e in evals],
              **{f'ours_{ds}': [e['image'][f'ours_{ds}']['shading_items'] for e in evals] for ds in preset.depth_sizes}}
+    if 'oracle' in evals[0]['image']: items['oracle'] = [e['image']['oracle']['shading_items'] for e in evals]
     pairs = [(f'ours_{ds}', 'baseline', 'shading') for ds in preset.depth_sizes]
+    pairs += [('oracle', 'baseline', 'shading')] * ('oracle' in items)
     if 'painter' in a['image']:
         pairs += [(m, 'painter', 'shading') for m in items]
         items['painter'] = [a['image']['painter']['shading_items']] * len(evals)
@@ -238,6 +242,7 @@ def results(preset:Preset, # the experiment
              for ds in preset.depth_sizes for e in evals]
     depth += [{'model': 'lookup', 'size': int(ds), 'seed': None, **pick(r, dkeys)} for ds, r in a['depth'].items()]
     names = {'spade': 'baseline', **{f'ours_{ds}': f'ours_{ds}' for ds in preset.depth_sizes}}
+    names.update({'oracle': 'oracle'} if 'oracle' in evals[0]['image'] else {})
     images = [{'model': names[k], 'seed': e['seed'], **pick(e['image'][k], ikeys)} for k in names for e in evals]
     images += [{'model': 'painter', 'seed': None, **pick(r, ikeys)} for r in a['image'].values()]
     return {'preset': preset.name, 'n_eval': evals[0]['n'], 'n_kid': evals[0].get('n_kid', evals[0]['n']),

@@ -80,6 +80,7 @@ class TrainConfig:
     data: str = SCENES # where the data comes from: `SCENES` (embedded default) or a cache root folder
     depth: Optional[str] = None # depth source in the cache: the Stage-1 target, or the Stage-2 training condition
     eval_depth: Optional[str] = None # Stage 2: depth source for samples and evaluation (a Stage-1 output)
+    oracle: bool = False # Stage 2: trained and evaluated on the reference `depth` (the ceiling), not Stage 1's
     label_nc: int = 151 # one-hot channels (ADE20K: 150 classes + 'other')
     ngf: int = 64 # generator width
     num_up: int = 5 # generator upsamplings (5: the NVlabs 'normal' generator)
@@ -124,9 +125,12 @@ class TrainConfig:
         if spec.cond_depth and self.depth is None:
             raise ValueError(f'stage {s} needs a depth source (depth=...): the depth Stage 1 generated '
                              f"for the training split ('stage1-<run>') or a teacher's depth")
-        if spec.cond_depth and not DepthSource(self.eval_depth or '').is_stage1:
+        if self.oracle and not (spec.cond_depth and self.eval_depth == self.depth):
+            raise ValueError(f'an oracle is a stage-2 model evaluated on the depth it was trained on (eval_depth = '
+                             f'depth); got stage {s}, depth {self.depth!r}, eval_depth {self.eval_depth!r}')
+        if spec.cond_depth and not self.oracle and not DepthSource(self.eval_depth or '').is_stage1:
             raise ValueError(f"stage {s} is evaluated on Stage-1 depth: eval_depth must name a 'stage1-<run>' "
-                             f'source, got {self.eval_depth!r}')
+                             f'source (or set oracle=True to evaluate on the reference depth), got {self.eval_depth!r}')
         if self.stage is Stage.STAGE1 and self.depth is None:
             raise ValueError("stage 1 learns depth: give the cache's depth source (depth='exact' or a teacher name)")
         if self.size % 2**self.num_up:
