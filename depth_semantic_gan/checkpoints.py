@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from .core import atomic_torch_save, check_free_space, default_device, disk_full
 from .batches import DeviceData
-from .trainer import Callback, GANTrainer, TrainConfig, build_models, model_configs
+from .trainer import Callback, GANTrainer, TrainConfig, build_generator, build_models
 
 # %% ../nbs/04a_checkpoints.ipynb #d63bbaec
 def rng_state() -> dict:
@@ -191,6 +191,6 @@ def load_generator(run, # run folder (or its `last.pt`)
     path = path/'last.pt' if path.is_dir() or not path.suffix else path
     sd = load_checkpoint(path)
     cfg = TrainConfig(**sd['config'])
-    G = model_configs(cfg)[0].build()
+    G = build_generator(cfg)
     _load_weights(G, sd['G'], path, 'G')
     return G.to(device or default_device()).eval(), cfg

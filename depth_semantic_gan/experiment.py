@@ -18,6 +18,7 @@ from .spade import INITS, VGG19_FILE, vgg19_cache_path
 from .trainer import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
                                         crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
+from .scenes import SCENE_CLASSES
 from .checkpoints import checkpoint_bytes
 from .stage1 import stage1_source
 from .metrics import markdown_table
@@ -50,6 +51,7 @@ class Preset:
     epochs: tuple = None # (full-rate, decay) epochs of every model when `steps` is None: steps = epochs x items / batch
     batch_size: int = 8 # every model's batch (None, with `paper`: the paper's batch sizes)
     paper: bool = False # the paper's networks and batch sizes instead of the tiny CPU ones
+    nets: tuple = None # small CPU networks: (ngf, SPADE width, ndf) instead of `tiny_config`'s (4, 16, 8)
     vgg: bool = False # SPADE's VGG19 perceptual loss (weight 10) for every model
     vgg_weights: str = None # with `vgg`: a torchvision-format VGG19 file (None: torchvision's, in the torch hub cache)
     precision: str = 'fp32' # 'fp32' (the reference) or 'bf16' (autocast + channels_last on CUDA: faster, not the paper)
@@ -77,6 +79,8 @@ class Preset:
             raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
         if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
         if self.batch_size is None and not self.paper: raise ValueError('batch_size=None needs paper=True')
+        if self.nets is not None and (self.paper or len(self.nets) != 3):
+            raise ValueError(f'nets: (ngf, SPADE width, ndf) of the small networks (not with paper), got {self.nets}')
 
     def models(self, seed:int) -> list:
         "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."
@@ -101,6 +105,7 @@ class Preset:
         kw = dict(data=str(Path(data).resolve()), seed=seed, ckpt_every=self.ckpt_every, init=self.init,
                   amp=fast, channels_last=fast, load_size=crop_load_size(size) if self.crop else None,
                   vgg_weights=str(self.vgg_weights or vgg19_cache_path()) if self.vgg else None)
+        if self.data == SCENES: kw.update(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)   # 18, not 151
         if stage == Stage.STAGE1: kw['depth'] = self.depth
         if stage == Stage.STAGE2:
             kw['depth'] = kw['eval_depth'] = self.depth if oracle else stage1_source(stage1_run)
@@ -110,6 +115,7 @@ class Preset:
         kw.update(steps=steps, decay_start=decay_start, log_every=max(1, min(50, steps // 20)),
                   sample_every=max(1, min(1000, steps // 4)))
         if self.paper: return paper_config(stage, size, batch_size=batch, **kw)
+        if self.nets: kw.update(zip(('ngf', 'spade_hidden', 'ndf'), self.nets))
         return tiny_config(stage, size, batch_size=batch, **kw)
 
     def schedule(self, batch_size:int, # global batch of the model
@@ -193,9 +199,14 @@ def deviations(preset:Preset) -> list:
         add('data', 'ADE20K: 20,210 training / 2,000 validation images',
             f'the embedded procedural scenes: {p.n_train:,} training / {p.n_val:,} validation, exact depth')
     elif p.depth != PAPER_TEACHER: add('pseudo depth', f'monodepth2 ({PAPER_TEACHER} here)', p.depth)
+    c = p.train_config(Stage.STAGE1, p.seeds[0], '.', p.depth_sizes[0])
     if not p.paper:
         add('networks', 'NVlabs SPADE sizes (ngf 64, SPADE width 128, ndf 64, 4-layer discriminators)',
-            f'tiny CPU networks (ngf 4, SPADE width 16, ndf 8, 2-layer discriminators), batch {p.batch_size}')
+            f'small CPU networks (ngf {c.ngf}, SPADE width {c.spade_hidden}, ndf {c.ndf}, {c.n_layers_D}-layer '
+            f'discriminators), batch {p.batch_size}')
+    if c.label_ids is not None:
+        add('label channels', '151: one per ADE20K class, with "other"',
+            f'{c.label_nc}: the {len(c.label_ids)} classes the data holds, and "other" (`label_ids`)')
     elif p.batch_size is not None:
         add('batch size', 'Stage 1: 64 at 64 px, 12 at 128 px; Stage 2 and the baseline: 64',
             f'{p.batch_size} for every model')

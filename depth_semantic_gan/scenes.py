@@ -8,8 +8,8 @@ import html, math, textwrap, threading, zlib
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['VERSION', 'sample_room', 'sample_street', 'scene_rng', 'make_scene', 'Scenes', 'prepare_scenes', 'browser_sources',
-           'SampleBrowser']
+__all__ = ['VERSION', 'SCENE_CLASSES', 'sample_room', 'sample_street', 'scene_rng', 'make_scene', 'Scenes', 'prepare_scenes',
+           'browser_sources', 'SampleBrowser']
 
 # %% ../nbs/01c_scenes.ipynb #0bac74a3
 import numpy as np
@@ -18,8 +18,8 @@ from .core import depth_to_target
 from .data import ADE20KFiles, DataError, make_item, show_item
 from .cache import CacheDataset, build_cache, cache_root, depth_path, depth_sources
 from .render import (BED, BUILDING, CABINET, CAR, CEILING, DOOR, FLOOR, GRASS, PAINTING, ROAD, RUG,
-                                       SIDEWALK, TABLE, TREE, WALL, WINDOW, RGB, Box, Camera, Light, Room, Scene,
-                                       Sphere, Street, render)
+                                       SIDEWALK, TABLE, TREE, WALL, WINDOW, INDOOR_CLASSES, OUTDOOR_CLASSES, RGB, Box,
+                                       Camera, Light, Room, Scene, Sphere, Street, render)
 
 # %% ../nbs/01c_scenes.ipynb #a8da2ec6
 _BASE = {WALL: (.82, .8, .74), FLOOR: (.55, .4, .28), CEILING: (.93, .93, .9), BED: (.75, .72, .68),
@@ -230,6 +230,9 @@ class Scenes(torch.utils.data.Dataset):
     def __getitem__(self, i):
         r = self.render([i])
         return make_item(r['image'][0], r['label'][0], depth_to_target(torch.from_numpy(r['depth'][0])), self.ids[i])
+
+# %% ../nbs/01c_scenes.ipynb #a8c6c647
+SCENE_CLASSES = tuple(sorted(set(INDOOR_CLASSES) | set(OUTDOOR_CLASSES))) # every ADE20K id a scene can hold
 
 # %% ../nbs/01c_scenes.ipynb #41c6a176
 def prepare_scenes(root=None, # cache folder (default `cache_root('scenes')`)

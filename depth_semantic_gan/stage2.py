@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from .core import atomic_write, default_device
 from .cache import DepthWriter, cache_lock, depth_path
-from .trainer import DepthSource, Stage, TrainConfig, model_configs, paper_config, tiny_config
+from .trainer import DepthSource, Stage, TrainConfig, build_generator, paper_config, tiny_config
 from .checkpoints import _load_weights, load_checkpoint, state_checksum
 from .stage1 import data_root, load_split, predict_depth, stage1_source
 
@@ -62,7 +62,7 @@ def write_stage1_depth(run, # trained Stage-1 run folder
         labels = load_split(str(root), split, c.size, None, device='cpu')
         if size != c.size and load_split(str(root), split, size, None, device='cpu').ids != labels.ids:
             raise ValueError(f'the {c.size}-px and {size}-px caches of {split} in {root} hold different items')
-        G = model_configs(c)[0].build()
+        G = build_generator(c)
         _load_weights(G, sd['G'], ckpt, 'G')
         G = G.to(default_device()).eval()
         depth = downsize_depth(predict_depth(G, labels.labels, c.label_nc, batch_size, c.amp), size)  # (N, size, size)

@@ -14,7 +14,7 @@ from typing import Optional
 # %% auto #0
 __all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'PAPER_EPOCHS', 'ADE20K_TRAIN', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig',
            'crop_load_size', 'epoch_steps', 'paper_config', 'tiny_config', 'lr_factor', 'Callback', 'check_data',
-           'model_configs', 'build_models', 'generate', 'GANTrainer']
+           'model_configs', 'label_lut', 'build_generator', 'build_models', 'channel_ids', 'generate', 'GANTrainer']
 
 # %% ../nbs/04_training.ipynb #ab2faaf9
 import torch
@@ -82,6 +82,7 @@ class TrainConfig:
     eval_depth: Optional[str] = None # Stage 2: depth source for samples and evaluation (a Stage-1 output)
     oracle: bool = False # Stage 2: trained and evaluated on the reference `depth` (the ceiling), not Stage 1's
     label_nc: int = 151 # one-hot channels (ADE20K: 150 classes + 'other')
+    label_ids: Optional[tuple] = None # ids the networks tell apart (channels 1..); others share channel 0 (None: all)
     ngf: int = 64 # generator width
     num_up: int = 5 # generator upsamplings (5: the NVlabs 'normal' generator)
     spade_hidden: int = 128 # hidden width of the SPADE modulation convolutions
@@ -119,6 +120,11 @@ class TrainConfig:
         try: object.__setattr__(self, 'stage', Stage(self.stage))
         except ValueError:
             raise ValueError(f'stage must be one of {[s.value for s in Stage]}, got {self.stage!r}') from None
+        if self.label_ids is not None:
+            object.__setattr__(self, 'label_ids', tuple(int(i) for i in self.label_ids))   # (JSON gives a list)
+            if self.label_nc != len(self.label_ids) + 1 or len(set(self.label_ids)) != len(self.label_ids):
+                raise ValueError(f'label_ids must be distinct ids, with label_nc = len(label_ids) + 1 (channel 0: '
+                                 f'every other id) = {len(self.label_ids) + 1}; got label_nc={self.label_nc}')
         for k in ('data', 'depth', 'eval_depth', 'vgg_weights'):   # plain str, no subclass: torch.load(weights_only)
             if isinstance(v := getattr(self, k), str): object.__setattr__(self, k, str.__str__(v))
         s, spec = self.stage.value, self.spec
@@ -215,7 +221,7 @@ def check_data(cfg:TrainConfig, # the run
         raise ValueError(f'{name} has no depth, but stage {s} needs it ({spec.title}); '
                          f'load the split with a depth source (depth={cfg.depth!r})')
     if spec.needs_images and data.images is None: raise ValueError(f'{name} has no RGB images for stage {s}')
-    if (hi := int(data.labels.max())) >= cfg.label_nc:
+    if cfg.label_ids is None and (hi := int(data.labels.max())) >= cfg.label_nc:   # (label_ids: any id is valid)
         raise ValueError(f'{name} holds label {hi}, but label_nc={cfg.label_nc} allows 0..{cfg.label_nc - 1}')
 
 # %% ../nbs/04_training.ipynb #d75954a6
@@ -227,10 +233,29 @@ def model_configs(cfg:TrainConfig) -> tuple:
     d = DiscriminatorConfig.for_generator(g, ndf=cfg.ndf, num_D=cfg.num_D, n_layers_D=cfg.n_layers_D, init=cfg.init)
     return g, d
 
+def label_lut(label_ids:tuple) -> torch.Tensor:
+    "Long (256,) table from a uint8 class id to its channel: `label_ids[k]` -> k + 1, every other id -> 0."
+    lut = torch.zeros(256, dtype=torch.long)
+    lut[torch.tensor(label_ids, dtype=torch.long)] = torch.arange(1, len(label_ids) + 1)
+    return lut
+
+def build_generator(cfg:TrainConfig) -> nn.Module:
+    "A fresh G for `cfg`; with `label_ids` it carries their `label_lut` as a buffer (saved with its weights)."
+    G = model_configs(cfg)[0].build()
+    if cfg.label_ids is not None: G.register_buffer('label_lut', label_lut(cfg.label_ids))
+    return G
+
 def build_models(cfg:TrainConfig) -> tuple:
     "Fresh `(G, D)` for `cfg`'s stage, initialised as `cfg.init` says (see `03_spade`, *Initialisation*)."
-    g, d = model_configs(cfg)
-    return g.build(), d.build()
+    G = build_generator(cfg)
+    return G, model_configs(cfg)[1].build()
+
+def channel_ids(G:nn.Module, # a generator (its `label_lut`, if any, maps ids to channels)
+                ids:torch.Tensor, # integer (B, S, S) class ids
+               ) -> torch.Tensor:
+    "The one-hot channel of every pixel: the class id itself, or its `label_lut` entry when G has one."
+    lut = getattr(G, 'label_lut', None)
+    return ids if lut is None else lut[ids.long()]
 
 # %% ../nbs/04_training.ipynb #936b4e40
 @torch.no_grad()
@@ -247,7 +272,7 @@ def generate(G:nn.Module, # a generator; it runs in eval mode and gets its mode 
     out = []
     try:
         for i in range(0, len(labels), batch_size):
-            ids = torch.as_tensor(labels[i:i+batch_size]).to(dev)                     # (B, S, S)
+            ids = channel_ids(G, torch.as_tensor(labels[i:i+batch_size]).to(dev))     # (B, S, S)
             d = None if depth is None else torch.as_tensor(depth[i:i+batch_size]).to(dev)
             d = None if d is None else d.reshape(len(ids), 1, *ids.shape[1:])               # (B, 1, S, S)
             with torch.autocast('cuda', torch.bfloat16, enabled=amp and dev.type == 'cuda'):
@@ -325,8 +350,8 @@ class GANTrainer:
             idx, flip, *crop = next(self.sampler)
             crop = crop[0] if crop else None   # the crop offsets, drawn when `cfg.load_size` > `cfg.size`
         b = data.batch(torch.as_tensor(idx), flip, crop, self.cfg.load_size)
-        cond = semantic_input(b['label_ids'], b['depth'] if self.cfg.spec.cond_depth else None, self.cfg.label_nc,
-                              check=False)   # ids were checked once in `check_data`: no host sync per step
+        cond = semantic_input(channel_ids(self.G, b['label_ids']), b['depth'] if self.cfg.spec.cond_depth else None,
+                              self.cfg.label_nc, check=False)   # ids were checked once in `check_data`: no sync per step
         b['cond'] = cond.contiguous(memory_format=self.mem_fmt)                      # (B, label_nc [+1], S, S)
         b['real'] = b[self.cfg.spec.target]                                           # (B, 1 or 3, S, S)
         return b
