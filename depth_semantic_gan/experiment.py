@@ -132,6 +132,8 @@ class Preset:
 PRESETS = {
     'quick': Preset('quick', n_val=1024, n_kid=256, oracle=True),
     'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3, oracle=True),
+    'scenes64': Preset('scenes64', image_size=64, depth_sizes=(64,), nets=(32, 64, 32), batch_size=32, steps=20000,
+                       n_train=10000, n_val=2000, n_kid=2000, oracle=True, ckpt_every=1000),
     'paper': Preset('paper', data='ade20k', depth='monodepth2-mono_640x192', image_size=64, depth_sizes=(64, 128),
                     steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu',
                     crop=True, n_train=0, n_val=0, ckpt_every=1000),

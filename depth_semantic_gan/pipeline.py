@@ -212,7 +212,7 @@ def _seeds(seeds:str) -> tuple:
     return out
 
 @script(preset=tuple(PRESETS), until=PIPELINE_STEPS)
-def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU, ~10 min), 'paper' (ADE20K, GPU) or 'tiny' (seconds)
+def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU), 'scenes64' (scenes, GPU), 'paper' (ADE20K, GPU) or 'tiny'
              run:str=None, # run folder (default runs/<preset>)
              ade20k:str=None, # paper: your ADEChallengeData2016 folder (default: download it)
              cache:str=None, # paper: ADE20K cache folder (default: $DSG_HOME/cache/ade20k)
