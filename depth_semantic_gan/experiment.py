@@ -48,6 +48,7 @@ class Preset:
     depth_sizes: tuple = (32,) # Stage-1 resolutions, each with a Stage-2 model and an 'Ours' row (paper: 64, 128)
     seeds: tuple = (0, 1) # one full pipeline per seed; the tables give mean ± std over them
     steps: int = 250 # iterations per model (None: from `epochs`)
+    stage1_steps: int = None # with `steps`: Stage 1's iterations, when depth needs longer than the images (None: steps)
     epochs: tuple = None # (full-rate, decay) epochs of every model when `steps` is None: steps = epochs x items / batch
     batch_size: int = 8 # every model's batch (None, with `paper`: the paper's batch sizes)
     paper: bool = False # the paper's networks and batch sizes instead of the tiny CPU ones
@@ -112,6 +113,7 @@ class Preset:
             kw['oracle'] = oracle
         batch = PAPER_BATCH[stage, size] if self.batch_size is None else self.batch_size
         steps, decay_start = self.schedule(batch, n_items)
+        if stage == Stage.STAGE1 and self.steps is not None and self.stage1_steps: steps = self.stage1_steps
         kw.update(steps=steps, decay_start=decay_start, log_every=max(1, min(50, steps // 20)),
                   sample_every=max(1, min(1000, steps // 4)))
         if self.paper: return paper_config(stage, size, batch_size=batch, **kw)
@@ -130,7 +132,8 @@ class Preset:
         return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
-    'quick': Preset('quick', n_val=1024, n_kid=256, oracle=True),
+    'quick': Preset('quick', nets=(8, 32, 16), batch_size=16, steps=150, stage1_steps=600, n_val=1024, n_kid=256,
+                    oracle=True),
     'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3, oracle=True),
     'scenes64': Preset('scenes64', image_size=64, depth_sizes=(64,), nets=(32, 64, 32), batch_size=32, steps=20000,
                        n_train=10000, n_val=2000, n_kid=2000, oracle=True, ckpt_every=1000),
@@ -217,7 +220,9 @@ def deviations(preset:Preset) -> list:
             f'Stage 1 at {", ".join(map(str, p.depth_sizes))} px; Stage 2 and the baseline at {p.image_size} px')
     full, decay = PAPER_EPOCHS
     ref = f'{full + decay} epochs per model ({full} at the full rate, {decay} decaying linearly to 0)'
-    if p.epochs is None: add('training length', ref, f'{p.steps} steps per model (half at the full rate)')
+    if p.epochs is None:
+        s1 = f'Stage 1 {p.stage1_steps} steps, the others {p.steps}' if p.stage1_steps else f'{p.steps} steps per model'
+        add('training length', ref, f'{s1} (half at the full rate)')
     elif tuple(p.epochs) != PAPER_EPOCHS:
         add('training length', ref, f'{sum(p.epochs)} epochs per model ({p.epochs[0]} at the full rate)')
     if not p.vgg: add('VGG19 perceptual loss', 'on, weight 10 (ImageNet VGG19)', 'off')

@@ -267,7 +267,7 @@ def _intro(run:Path, preset:Preset, steps:dict, timing:dict) -> str:
     s, sizes = preset.image_size, ', '.join(f'{d}×{d}' for d in preset.depth_sizes)
     text = (f'# Depth- and semantic-aware image generation: run `{run.name}`\n\n'
             f'Preset **{preset.name}**: data `{preset.data}` (Stage-1 target `{preset.depth}`), Stage 1 at {sizes} px, '
-            f'Stage 2 and the SPADE baseline at {s}×{s} px, {"paper" if preset.paper else "tiny CPU"} networks, '
+            f'Stage 2 and the SPADE baseline at {s}×{s} px, {"paper" if preset.paper else "small CPU"} networks, '
             f'seeds {", ".join(map(str, preset.seeds))}. '
             f'Steps per model: {", ".join(f"{r} {n}" for r, n in steps.items())}.\n\n'
             f'Machine: {_machine()}. Written {time.strftime("%Y-%m-%d %H:%M %Z")}.')
@@ -289,9 +289,9 @@ def recipe_table(configs:dict, # model folder name -> the `TrainConfig` its chec
 _FEW_SAMPLES = ('- Every FID here is computed from fewer than 2,048 samples (starred): it is biased upwards and only '
                 'comparable with FIDs at the same sample count and resolution, such as the real-vs-real row. '
                 'The paper\'s column is for orientation, not for comparison.\n')
-_TINY_NETS = ('- These are tiny CPU networks trained for a few hundred steps on procedural scenes; they show that '
-              'the pipeline works end to end and how large the seed-to-seed noise is at this size, not the paper\'s '
-              'result.\n')
+_TINY_NETS = ('- These are small CPU networks trained for a few hundred steps on procedural scenes; they show that '
+              'the pipeline works end to end and what this small setting can and cannot tell (the anchors and '
+              'the oracle say where its models stand), not the paper\'s result.\n')
 
 def _paired_intro(res:dict) -> str:
     "What the paired comparisons measure, with the run's item count (or why there are none)."
