@@ -57,8 +57,9 @@ def main():
     lookup = DepthLookup().fit(train.labels, train.depth)(val.labels)[:, None]
     base = depth_metrics(lookup, val.depth)
     e = env_report()
-    print(f"{e['cpu_count']} CPUs, {a.threads} threads, torch {e['torch']}; {len(train)} training, {len(val)} validation "
-          f"scenes at 32 px; lookup AbsRel {base['abs_rel']:.3f} δ1 {base['delta1']:.3f}", flush=True)
+    print(f"{e['cpu_count']} CPUs, {a.threads} threads, torch {e['torch']}; {len(train)} training, "
+          f"{len(val)} validation scenes at 32 px; lookup AbsRel {base['abs_rel']:.3f} δ1 {base['delta1']:.3f}",
+          flush=True)
     out = [{'setting': 'lookup', 'abs_rel': base['abs_rel'], 'delta1': base['delta1']}]
     labels = {} if a.full_labels else dict(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)
     for nets in a.nets:

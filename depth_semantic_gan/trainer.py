@@ -350,8 +350,8 @@ class GANTrainer:
             idx, flip, *crop = next(self.sampler)
             crop = crop[0] if crop else None   # the crop offsets, drawn when `cfg.load_size` > `cfg.size`
         b = data.batch(torch.as_tensor(idx), flip, crop, self.cfg.load_size)
-        cond = semantic_input(channel_ids(self.G, b['label_ids']), b['depth'] if self.cfg.spec.cond_depth else None,
-                              self.cfg.label_nc, check=False)   # ids were checked once in `check_data`: no sync per step
+        depth = b['depth'] if self.cfg.spec.cond_depth else None   # ids were checked once in `check_data`: no sync
+        cond = semantic_input(channel_ids(self.G, b['label_ids']), depth, self.cfg.label_nc, check=False)
         b['cond'] = cond.contiguous(memory_format=self.mem_fmt)                      # (B, label_nc [+1], S, S)
         b['real'] = b[self.cfg.spec.target]                                           # (B, 1 or 3, S, S)
         return b
