@@ -238,7 +238,7 @@ def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU), 'scenes64' (scenes, GP
     if no_vgg and vgg_weights: raise UsageError('--no-vgg and --vgg-weights contradict each other: give one')
     p = PRESETS[preset]
     if seeds is not None: p = replace(p, seeds=_seeds(seeds))
-    if steps is not None: p = replace(p, steps=steps, epochs=None)
+    if steps is not None: p = replace(p, steps=steps, epochs=None, stage1_steps=None)
     if batch_size is not None: p = replace(p, batch_size=batch_size)
     if no_vgg: p = replace(p, vgg=False)
     if vgg_weights: p = replace(p, vgg=True, vgg_weights=str(Path(vgg_weights).expanduser().resolve()))

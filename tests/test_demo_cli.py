@@ -35,7 +35,7 @@ def test_demo_killed_then_resumed(tmp_path):
     assert 'stage2_d32_s0 12' in report                      # the resumed model reached its last step
 
     again = _demo(run).communicate(timeout=600)[0]           # a third call: nothing left but the report
-    assert again.count('done before') == 10, again[-3000:]   # 2 seeds × (Stage 1, its depth, Stage 2, baseline, evaluation)
+    assert again.count('done before') == 12, again[-3000:]   # 2 seeds × (Stage 1, its depth, Stage 2, baseline, oracle, eval)
     assert '[eval] seed 0: done before' in again
 
 def test_demo_rejects_other_preset_in_same_folder(tmp_path):
