@@ -1,47 +1,77 @@
-"""Quality per minute of Stage 1 on the embedded scenes: how good the depth gets for the training time spent, for a few
-network sizes and batches side by side in one run, against the non-learned (class, row) lookup on the same items.
+"""Quality per minute on the embedded scenes: how good Stage 1's depth (or Stage 2's images) gets for the training time
+spent, for a few network sizes, batches and learning rates side by side in one run, against the non-learned anchor
+on the same items: the (class, row) depth lookup, or the class-mean painter.
 
     python benchmarks/quality_per_minute.py                               # the default grid, 2 threads
     python benchmarks/quality_per_minute.py --nets 4,16,8 16,32,16 --batch 8 16 --steps 1500 --points 6
+    python benchmarks/quality_per_minute.py --nets 8,32,16 --batch 16 --lr 1e-4,4e-4 1e-3,1e-3 --steps 600 --points 4
+    python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 1e-3,1e-3 --steps 3000 --points 6
 
 Each setting trains one Stage-1 model (32 px, the scenes' compact label space: 18 channels, unless --full-labels) for
 --steps steps with the preset's schedule (half at the full rate, then linear decay) and measures AbsRel and δ<1.25 on
 the validation scenes at --points evenly spaced steps. Training time excludes the measurements. The curve's points are
 therefore models trained with a *shorter schedule cut short*, not fully trained shorter runs: read them as a lower
 bound for a run of that length. Prints one row per point and the lookup's row, and writes them as JSON (--out).
+
+--stage 2 trains Stage 2 on the exact depth (the oracle: the best case of the image models) and measures, at each
+point, KID x 10^3 and FID on the first --n-kid validation images and the shading error (`06a_metrics`) on all of them,
+beside the class-mean painter's.
 """
-import argparse, json, time
+import argparse, json, time, warnings
 
 import torch
 
 from depth_semantic_gan.core import env_report, scratch_dir, seed_everything
 from depth_semantic_gan.scenes import SCENE_CLASSES, prepare_scenes
 from depth_semantic_gan.stage1 import load_split, predict_depth
-from depth_semantic_gan.trainer import Callback, GANTrainer, tiny_config
-from depth_semantic_gan.metrics import depth_metrics
-from depth_semantic_gan.evaluation import DepthLookup
+from depth_semantic_gan.trainer import Callback, GANTrainer, generate, tiny_config
+from depth_semantic_gan.metrics import depth_metrics, shading_error
+from depth_semantic_gan.evaluation import ClassMeanPainter, DepthLookup
+from depth_semantic_gan.fid import FIDWarning, evaluate, fid_stats
+
+
+def depth_scores(val):
+    "Stage 1: AbsRel and δ<1.25 of a generator on the validation split; `fmt` prints them."
+    def score(G, label_nc=None, pred=None):
+        pred = predict_depth(G, val.labels, label_nc)[:, None] if pred is None else pred
+        m = depth_metrics(pred, val.depth)
+        return {'abs_rel': m['abs_rel'], 'delta1': m['delta1']}
+    return score, lambda r: f"AbsRel {r['abs_rel']:.3f}  δ1 {r['delta1']:.3f}"
+
+
+def image_scores(val, n_kid):
+    "Stage 2 on the exact depth: KID, FID (first `n_kid` items) and shading error (all) of a generator's images."
+    warnings.simplefilter('ignore', FIDWarning)          # small N is the point here: KID is the number to read
+    real = fid_stats(val.images[:n_kid])
+    def score(G, label_nc=None, fake=None):
+        fake = generate(G, val.labels, val.depth, label_nc) if fake is None else fake
+        r = evaluate(fake[:n_kid], real, kid_subset_size=max(2, n_kid // 2))
+        return {'kid': r.kid, 'fid': r.fid, 'shading': float(shading_error(fake, val.images, val.labels).mean())}
+    return score, lambda r: f"KIDx10³ {r['kid'] * 1e3:6.1f}  FID {r['fid']:6.1f}  shading {r['shading']:.4f}"
 
 
 class Measure(Callback):
-    "At the given steps: AbsRel and δ<1.25 on the validation split, and the training seconds so far."
+    "At the given steps: `score` of the generator, and the training seconds so far."
     order = 90
-    def __init__(self, at, val, n): self.at, self.val, self.n, self.rows, self.spent = set(at), val, n, [], 0.
+    def __init__(self, at, score, fmt):
+        self.at, self.score, self.fmt, self.rows, self.spent = set(at), score, fmt, [], 0.
     def before_fit(self, t): self.t0 = time.perf_counter()
     def after_step(self, t):
         if t.step not in self.at: return
         self.spent += time.perf_counter() - self.t0
-        pred = predict_depth(t.G, self.val.labels[:self.n], t.cfg.label_nc)[:, None]
-        m = depth_metrics(pred, self.val.depth[:self.n])
-        self.rows.append({'step': t.step, 'train_s': round(self.spent, 1), 'abs_rel': m['abs_rel'],
-                          'delta1': m['delta1']})
-        print(f"  step {t.step:5d}  {self.spent:6.0f} s  AbsRel {m['abs_rel']:.3f}  δ1 {m['delta1']:.3f}", flush=True)
+        r = {'step': t.step, 'train_s': round(self.spent, 1), **self.score(t.G, t.cfg.label_nc)}
+        self.rows.append(r)
+        print(f"  step {t.step:5d}  {self.spent:6.0f} s  {self.fmt(r)}", flush=True)
         self.t0 = time.perf_counter()
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--stage', default='1', choices=['1', '2'], help='1: depth; 2: images (Stage 2 on exact depth)')
+    p.add_argument('--n-kid', type=int, default=256, help='--stage 2: validation images of KID and FID')
     p.add_argument('--nets', nargs='+', default=['4,16,8', '16,32,16'], help='ngf,SPADE width,ndf per setting')
     p.add_argument('--batch', nargs='+', type=int, default=[8, 16], help='batch sizes (each with every net)')
+    p.add_argument('--lr', nargs='+', default=['1e-4,4e-4'], help='G,D learning rates (each with every net and batch)')
     p.add_argument('--steps', type=int, default=1500)
     p.add_argument('--points', type=int, default=5, help='measurements per run')
     p.add_argument('--n-train', type=int, default=3000)
@@ -54,25 +84,33 @@ def main():
     torch.set_num_threads(a.threads)
     root = prepare_scenes(a.cache or scratch_dir()/'scenes', a.n_train, a.n_val, (32,), progress=False)
     train, val = (load_split(str(root), s, 32, 'exact', device='cpu') for s in ('train', 'val'))
-    lookup = DepthLookup().fit(train.labels, train.depth)(val.labels)[:, None]
-    base = depth_metrics(lookup, val.depth)
+    if a.stage == '1':
+        score, fmt = depth_scores(val)
+        anchor = 'lookup', score(None, pred=DepthLookup().fit(train.labels, train.depth)(val.labels)[:, None])
+    else:
+        score, fmt = image_scores(val, a.n_kid)
+        anchor = 'painter', score(None, fake=ClassMeanPainter().fit(train.labels, train.images)(val.labels))
     e = env_report()
     print(f"{e['cpu_count']} CPUs, {a.threads} threads, torch {e['torch']}; {len(train)} training, "
-          f"{len(val)} validation scenes at 32 px; lookup AbsRel {base['abs_rel']:.3f} δ1 {base['delta1']:.3f}",
-          flush=True)
-    out = [{'setting': 'lookup', 'abs_rel': base['abs_rel'], 'delta1': base['delta1']}]
+          f"{len(val)} validation scenes at 32 px; {anchor[0]}: {fmt(anchor[1])}", flush=True)
+    out = [{'setting': anchor[0], **anchor[1]}]
+    stage = dict(depth='exact') if a.stage == '1' else dict(depth='exact', eval_depth='exact', oracle=True)
     labels = {} if a.full_labels else dict(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)
     for nets in a.nets:
         ngf, width, ndf = map(int, nets.split(','))
-        for bs in a.batch:
-            cfg = tiny_config('1', 32, data=str(root), depth='exact', ngf=ngf, spade_hidden=width, ndf=ndf,
-                              batch_size=bs, steps=a.steps, log_every=50, sample_every=0, ckpt_every=0, **labels)
-            name = f'ngf {ngf}, width {width}, ndf {ndf}, batch {bs}, {cfg.label_nc} label channels'
+        for bs, lr in ((bs, lr) for bs in a.batch for lr in a.lr):
+            lr_g, lr_d = map(float, lr.split(','))
+            cfg = tiny_config(a.stage, 32, data=str(root), **stage, ngf=ngf, spade_hidden=width, ndf=ndf,
+                              batch_size=bs, steps=a.steps, lr_g=lr_g, lr_d=lr_d, log_every=50, sample_every=0,
+                              ckpt_every=0, **labels)
+            name = (f'ngf {ngf}, width {width}, ndf {ndf}, batch {bs}, lr {lr_g:g}/{lr_d:g}, '
+                    f'{cfg.label_nc} label channels')
             print(name, flush=True)
             seed_everything(0)
-            m = Measure([round(a.steps * (i + 1) / a.points) for i in range(a.points)], val, len(val))
+            m = Measure([round(a.steps * (i + 1) / a.points) for i in range(a.points)], score, fmt)
             GANTrainer(cfg, train, val, cbs=[m]).fit()
-            out += [{'setting': name, 'ngf': ngf, 'width': width, 'ndf': ndf, 'batch': bs, **r} for r in m.rows]
+            out += [{'setting': name, 'ngf': ngf, 'width': width, 'ndf': ndf, 'batch': bs, 'lr_g': lr_g, 'lr_d': lr_d,
+                     **r} for r in m.rows]
     if a.out: open(a.out, 'w').write(json.dumps(out, indent=1))
 
 

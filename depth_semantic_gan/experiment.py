@@ -53,6 +53,7 @@ class Preset:
     batch_size: int = 8 # every model's batch (None, with `paper`: the paper's batch sizes)
     paper: bool = False # the paper's networks and batch sizes instead of the tiny CPU ones
     nets: tuple = None # small CPU networks: (ngf, SPADE width, ndf) instead of `tiny_config`'s (4, 16, 8)
+    lr: tuple = None # small CPU networks: (G, D) learning rates instead of the reference's TTUR (1e-4, 4e-4)
     vgg: bool = False # SPADE's VGG19 perceptual loss (weight 10) for every model
     vgg_weights: str = None # with `vgg`: a torchvision-format VGG19 file (None: torchvision's, in the torch hub cache)
     precision: str = 'fp32' # 'fp32' (the reference) or 'bf16' (autocast + channels_last on CUDA: faster, not the paper)
@@ -82,6 +83,8 @@ class Preset:
         if self.batch_size is None and not self.paper: raise ValueError('batch_size=None needs paper=True')
         if self.nets is not None and (self.paper or len(self.nets) != 3):
             raise ValueError(f'nets: (ngf, SPADE width, ndf) of the small networks (not with paper), got {self.nets}')
+        if self.lr is not None and (self.paper or len(self.lr) != 2 or min(self.lr) <= 0):
+            raise ValueError(f'lr: positive (G, D) learning rates of the small networks (not with paper), got {self.lr}')
 
     def models(self, seed:int) -> list:
         "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."
@@ -118,6 +121,7 @@ class Preset:
                   sample_every=max(1, min(1000, steps // 4)))
         if self.paper: return paper_config(stage, size, batch_size=batch, **kw)
         if self.nets: kw.update(zip(('ngf', 'spade_hidden', 'ndf'), self.nets))
+        if self.lr: kw.update(lr_g=self.lr[0], lr_d=self.lr[1])
         return tiny_config(stage, size, batch_size=batch, **kw)
 
     def schedule(self, batch_size:int, # global batch of the model
@@ -132,8 +136,8 @@ class Preset:
         return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
-    'quick': Preset('quick', nets=(8, 32, 16), batch_size=16, steps=150, stage1_steps=600, n_val=1024, n_kid=256,
-                    oracle=True),
+    'quick': Preset('quick', nets=(8, 32, 16), lr=(2e-3, 2e-3), batch_size=16, steps=150, stage1_steps=600,
+                    n_val=1024, n_kid=256, oracle=True),
     'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3, oracle=True),
     'scenes64': Preset('scenes64', image_size=64, depth_sizes=(64,), nets=(32, 64, 32), batch_size=32, steps=20000,
                        n_train=10000, n_val=2000, n_kid=2000, oracle=True, ckpt_every=1000),
@@ -209,6 +213,9 @@ def deviations(preset:Preset) -> list:
         add('networks', 'NVlabs SPADE sizes (ngf 64, SPADE width 128, ndf 64, 4-layer discriminators)',
             f'small CPU networks (ngf {c.ngf}, SPADE width {c.spade_hidden}, ndf {c.ndf}, {c.n_layers_D}-layer '
             f'discriminators), batch {p.batch_size}')
+    if p.lr:
+        add('learning rates', 'TTUR: G 1e-4, D 4e-4', f'G {p.lr[0]:g}, D {p.lr[1]:g}: the small networks learn faster '
+            'per minute (`benchmarks/quality_per_minute.py`)')
     if c.label_ids is not None:
         add('label channels', '151: one per ADE20K class, with "other"',
             f'{c.label_nc}: the {len(c.label_ids)} classes the data holds, and "other" (`label_ids`)')
