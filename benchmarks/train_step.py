@@ -22,7 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from depth_semantic_gan.core import default_device, env_report
 from depth_semantic_gan.batches import DeviceData
-from depth_semantic_gan.trainer import GANTrainer, paper_config, tiny_config
+from depth_semantic_gan.config import paper_config, tiny_config
+from depth_semantic_gan.trainer import GANTrainer
 from depth_semantic_gan.spade import write_random_vgg19
 from depth_semantic_gan.experiment import PRESETS, plan
 

@@ -18,7 +18,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 from .core import atomic_write, target_to_disparity, tensor_to_image
 from .data import colorize
-from .trainer import Callback, GANTrainer, TrainConfig
+from .config import TrainConfig
+from .trainer import Callback, GANTrainer
 from .checkpoints import Checkpointer
 
 # %% ../nbs/04b_callbacks.ipynb #24d5dcbc

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from .core import atomic_torch_save, check_free_space, default_device, disk_full
 from .batches import DeviceData
-from .trainer import Callback, GANTrainer, TrainConfig, build_generator, build_models
+from .config import TrainConfig
+from .trainer import Callback, GANTrainer, build_generator, build_models
 
 # %% ../nbs/04a_checkpoints.ipynb #d63bbaec
 def rng_state() -> dict:

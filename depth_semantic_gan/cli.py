@@ -11,7 +11,7 @@ from fastcore.docments import docments
 from .core import FolderBusy, disk_full, rank_world
 from .spade import GeneratorConfig, VGGWeightsInvalid, VGGWeightsMissing, find_vgg19_weights
 from .cache import cache_paths
-from .trainer import SCENES, Stage, TrainConfig, paper_config, tiny_config
+from .config import SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_checkpoint
 from .distributed import setup_distributed
 from .stage1 import run_training

@@ -20,7 +20,8 @@ from .core import default_device
 from .data import NUM_CLASSES
 from .spade import resize_nearest
 from .checkpoints import load_generator
-from .trainer import Stage, generate
+from .config import Stage
+from .trainer import generate
 from .stage1 import load_split, predict_depth, stage1_source
 from .stage2 import downsize_depth
 from .fid import FIDResult, FIDStats, FIDWarning, evaluate, fid_stats

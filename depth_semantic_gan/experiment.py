@@ -15,8 +15,8 @@ __all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'Preset', 'writ
 # %% ../nbs/07_experiment.ipynb #c0700003
 from .core import atomic_write
 from .spade import INITS, VGG19_FILE, vgg19_cache_path
-from .trainer import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
-                                        crop_load_size, epoch_steps, paper_config, tiny_config)
+from .config import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
+                                       crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
 from .scenes import SCENE_CLASSES
 from .checkpoints import checkpoint_bytes

@@ -19,7 +19,7 @@ from .data import ADE20KFiles, download_ade20k
 from .cache import CacheDataset, cache_paths, cache_root, depth_path, depth_sources, prepare_ade20k
 from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
 from .scenes import prepare_scenes
-from .trainer import SCENES, Stage, TrainConfig
+from .config import SCENES, Stage, TrainConfig
 from .checkpoints import load_checkpoint
 from .stage1 import run_training, stage1_source
 from .distributed import setup_distributed

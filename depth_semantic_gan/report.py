@@ -20,7 +20,7 @@ from PIL import Image
 from .core import atomic_write, env_report
 from .data import colorize
 from .spade import resize_nearest
-from .trainer import STAGES, TrainConfig
+from .config import STAGES, TrainConfig
 from .checkpoints import load_checkpoint
 from .stage1 import load_split
 from .callbacks import make_grid, plot_losses, to_rgb

@@ -40,12 +40,13 @@ def _by_model(rows:list, key:str) -> dict:
 
 def results_figure(res:dict, # from `read_results`
                   ):
-    "Per-seed values against the anchors: Stage-1 AbsRel vs the lookup, image shading error vs painter and oracle."
+    "Per-seed values against the anchors: Stage-1 AbsRel vs the lookup, the images' shading error and KID vs the painter."
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
-    for ax, rows, key, title in ((axes[0], res['depth'], 'abs_rel', 'Stage 1: AbsRel'),
-                                 (axes[1], res['images'], 'shading', 'Images: shading error')):
-        vals = _by_model(rows, key)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 2.8))
+    for ax, rows, key, scale, title in ((axes[0], res['depth'], 'abs_rel', 1, 'Stage 1: AbsRel'),
+                                        (axes[1], res['images'], 'shading', 1, 'Images: shading error'),
+                                        (axes[2], res['images'], 'kid', 1e3, f"Images: KID ×10³ ({res['n_kid']} items)")):
+        vals = {m: [v * scale for v in vs] for m, vs in _by_model(rows, key).items()}
         names = list(vals)
         for y, m in enumerate(names):
             anchor = m in ('lookup', 'painter')

@@ -12,7 +12,8 @@ from .core import clean_tmp, folder_lock, rank_world
 from .cache import CacheDataset, cache_paths, cache_root
 from .scenes import prepare_scenes
 from .batches import DeviceData
-from .trainer import SCENES, DepthSource, GANTrainer, TrainConfig, generate
+from .config import SCENES, DepthSource, TrainConfig
+from .trainer import GANTrainer, generate
 from .checkpoints import load_checkpoint, resume as resume_from
 from .callbacks import default_callbacks
 from .distributed import DDPTrainer, setup_distributed

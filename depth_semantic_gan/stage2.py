@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from .core import atomic_write, default_device
 from .cache import DepthWriter, cache_lock, depth_path
-from .trainer import DepthSource, Stage, TrainConfig, build_generator, paper_config, tiny_config
+from .config import DepthSource, Stage, TrainConfig, paper_config, tiny_config
+from .trainer import build_generator
 from .checkpoints import _load_weights, load_checkpoint, state_checksum
 from .stage1 import data_root, load_split, predict_depth, stage1_source
 

@@ -4,190 +4,22 @@
 
 # %% ../nbs/04_training.ipynb #c6d447e5
 from __future__ import annotations
-import math
-from dataclasses import asdict, dataclass
-from enum import StrEnum
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Optional
 
 # %% auto #0
-__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'PAPER_EPOCHS', 'ADE20K_TRAIN', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig',
-           'crop_load_size', 'epoch_steps', 'paper_config', 'tiny_config', 'lr_factor', 'Callback', 'check_data',
-           'model_configs', 'label_lut', 'build_generator', 'build_models', 'channel_ids', 'generate', 'GANTrainer']
+__all__ = ['lr_factor', 'Callback', 'check_data', 'model_configs', 'label_lut', 'build_generator', 'build_models', 'channel_ids',
+           'generate', 'GANTrainer']
 
 # %% ../nbs/04_training.ipynb #ab2faaf9
 import torch
 from torch import nn
 from .core import default_device, rank_world, seed_everything
 from .batches import BatchSampler, DeviceData
-from .spade import (INITS, DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate,
-                                      feature_matching_loss, hinge_d_loss, hinge_g_loss, semantic_input,
-                                      vgg19_cache_path)
-
-# %% ../nbs/04_training.ipynb #1d175252
-@dataclass(frozen=True)
-class StageSpec:
-    "What one of the three GANs reads and writes."
-    title: str # shown in logs and plots
-    cond_depth: bool # the depth map is part of the condition (G input and D input)
-    target: str # what G generates and D judges, the key of the batch holding it: 'depth' (1 channel) or 'image' (RGB)
-    @property
-    def out_nc(self) -> int: return 1 if self.target == 'depth' else 3
-    @property
-    def needs_depth(self) -> bool: return self.cond_depth or self.target == 'depth'
-    @property
-    def needs_images(self) -> bool: return self.target == 'image'
-
-# %% ../nbs/04_training.ipynb #30f56bf6
-class Stage(StrEnum):
-    "The three GANs of the paper; each value is the plain word the CLI, configs and checkpoints use."
-    STAGE1 = '1' # label -> depth
-    STAGE2 = '2' # label + depth -> RGB
-    BASELINE = 'baseline' # label -> RGB (plain SPADE)
-    @property
-    def spec(self) -> StageSpec: return STAGES[self]
-
-STAGES = {Stage.STAGE1: StageSpec('Stage 1: label -> depth', cond_depth=False, target='depth'),
-          Stage.STAGE2: StageSpec('Stage 2: label + depth -> RGB', cond_depth=True, target='image'),
-          Stage.BASELINE: StageSpec('SPADE baseline: label -> RGB', cond_depth=False, target='image')}
-
-# %% ../nbs/04_training.ipynb #34d833ff
-import hashlib, re
-
-SCENES = 'scenes' # the `data` of a run on the embedded procedural scenes (cached under `cache_root('scenes')`)
-
-class DepthSource(str):
-    "A cache's depth source: 'exact' (rendered), a teacher ('monodepth2') or 'stage1-<run>-<hash>' (a Stage-1 run's)."
-    STAGE1_PREFIX = 'stage1-'
-    @classmethod
-    def stage1(cls, run) -> DepthSource:
-        "The source of the Stage-1 run in folder `run`: `stage1-<folder name>-<10 hex digits of its absolute path>`."
-        path = Path(run).expanduser().resolve()   # one folder, one name: however it is spelled, wherever it is shared
-        name = re.sub(r'[^A-Za-z0-9_-]+', '_', path.name)   # readable, and a valid part of a cache file name
-        return cls(f'{cls.STAGE1_PREFIX}{name}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}')
-    @property
-    def is_stage1(self) -> bool: return self.startswith(self.STAGE1_PREFIX)
-
-# %% ../nbs/04_training.ipynb #008da999
-@dataclass(frozen=True)
-class TrainConfig:
-    "Everything that defines a training run (saved in every checkpoint)."
-    stage: Stage = Stage.STAGE1 # `Stage` or its word: '1', '2' or 'baseline'
-    size: int = 64 # training resolution; must equal the data cache's size
-    batch_size: int = 64 # global batch (split evenly across DDP ranks)
-    steps: int = 20_000 # total iterations (one G step + one D step each)
-    data: str = SCENES # where the data comes from: `SCENES` (embedded default) or a cache root folder
-    depth: Optional[str] = None # depth source in the cache: the Stage-1 target, or the Stage-2 training condition
-    eval_depth: Optional[str] = None # Stage 2: depth source for samples and evaluation (a Stage-1 output)
-    oracle: bool = False # Stage 2: trained and evaluated on the reference `depth` (the ceiling), not Stage 1's
-    label_nc: int = 151 # one-hot channels (ADE20K: 150 classes + 'other')
-    label_ids: Optional[tuple] = None # ids the networks tell apart (channels 1..); others share channel 0 (None: all)
-    ngf: int = 64 # generator width
-    num_up: int = 5 # generator upsamplings (5: the NVlabs 'normal' generator)
-    spade_hidden: int = 128 # hidden width of the SPADE modulation convolutions
-    ndf: int = 64 # discriminator width
-    num_D: int = 2 # discriminator scales
-    n_layers_D: int = 4 # layers per discriminator scale
-    lr_g: float = 1e-4 # generator learning rate (TTUR)
-    lr_d: float = 4e-4 # discriminator learning rate (TTUR)
-    beta1: float = 0.0 # Adam beta1
-    beta2: float = 0.9 # Adam beta2
-    decay_start: float = 0.5 # fraction of `steps` after which both rates fall linearly to 0
-    lambda_feat: float = 10.0 # feature-matching weight
-    lambda_vgg: float = 10.0 # VGG perceptual weight (used only with `vgg_weights`)
-    vgg_weights: Optional[str] = None # path to ImageNet VGG19 weights; None turns the VGG loss off
-    flip: bool = True # random horizontal flips
-    load_size: Optional[int] = None # augmentation: resize to this size, then a random `size` crop (None: none)
-    seed: int = 0 # seeds weights, data order and flips
-    init: str = 'xavier' # weight init: 'xavier' (NVlabs as written, CPU path) or 'nvlabs-gpu' (as NVlabs ran on a GPU)
-    amp: bool = False # bf16 autocast (CUDA only); the reference trains in fp32
-    channels_last: bool = False # NHWC memory format (CUDA only)
-    compile: bool = False # torch.compile G and D
-    reuse_fake: bool = False # D step judges the G step's fake instead of regenerating it (faster, not the NVlabs rule)
-    log_every: int = 50 # read losses from the device, log and check for NaN every N steps
-    sample_every: int = 1000 # sample grid every N steps (0: never)
-    ckpt_every: int = 1000 # checkpoint every N steps (0: only at the end)
-
-    @property
-    def spec(self) -> StageSpec: return self.stage.spec
-
-    def to_dict(self) -> dict:
-        "The fields as plain values (the stage as its word): what checkpoints and JSON files store."
-        return {**asdict(self), 'stage': self.stage.value}
-
-    def __post_init__(self):
-        try: object.__setattr__(self, 'stage', Stage(self.stage))
-        except ValueError:
-            raise ValueError(f'stage must be one of {[s.value for s in Stage]}, got {self.stage!r}') from None
-        if self.label_ids is not None:
-            object.__setattr__(self, 'label_ids', tuple(int(i) for i in self.label_ids))   # (JSON gives a list)
-            if self.label_nc != len(self.label_ids) + 1 or len(set(self.label_ids)) != len(self.label_ids):
-                raise ValueError(f'label_ids must be distinct ids, with label_nc = len(label_ids) + 1 (channel 0: '
-                                 f'every other id) = {len(self.label_ids) + 1}; got label_nc={self.label_nc}')
-        for k in ('data', 'depth', 'eval_depth', 'vgg_weights'):   # plain str, no subclass: torch.load(weights_only)
-            if isinstance(v := getattr(self, k), str): object.__setattr__(self, k, str.__str__(v))
-        s, spec = self.stage.value, self.spec
-        if spec.cond_depth and self.depth is None:
-            raise ValueError(f'stage {s} needs a depth source (depth=...): the depth Stage 1 generated '
-                             f"for the training split ('stage1-<run>') or a teacher's depth")
-        if self.oracle and not (spec.cond_depth and self.eval_depth == self.depth):
-            raise ValueError(f'an oracle is a stage-2 model evaluated on the depth it was trained on (eval_depth = '
-                             f'depth); got stage {s}, depth {self.depth!r}, eval_depth {self.eval_depth!r}')
-        if spec.cond_depth and not self.oracle and not DepthSource(self.eval_depth or '').is_stage1:
-            raise ValueError(f"stage {s} is evaluated on Stage-1 depth: eval_depth must name a 'stage1-<run>' "
-                             f'source (or set oracle=True to evaluate on the reference depth), got {self.eval_depth!r}')
-        if self.stage is Stage.STAGE1 and self.depth is None:
-            raise ValueError("stage 1 learns depth: give the cache's depth source (depth='exact' or a teacher name)")
-        if self.size % 2**self.num_up:
-            raise ValueError(f'size {self.size} must be a multiple of 2**num_up = {2**self.num_up}')
-        if self.batch_size < 1 or self.steps < 1: raise ValueError('batch_size and steps must be positive')
-        if not 0 <= self.decay_start <= 1: raise ValueError(f'decay_start must lie in [0, 1], got {self.decay_start}')
-        if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
-        if self.load_size is not None and self.load_size < self.size:
-            raise ValueError(f'load_size {self.load_size} is smaller than the crop size {self.size}')
-
-# %% ../nbs/04_training.ipynb #959c4a7f
-PAPER_BATCH = {(Stage.STAGE1, 64): 64, (Stage.STAGE1, 128): 12, (Stage.STAGE2, 64): 64, (Stage.BASELINE, 64): 64}
-PAPER_EPOCHS = (100, 100) # the SPADE paper's ADE20K schedule: epochs at the full rate, then linear decay to 0
-ADE20K_TRAIN = 20_210 # ADE20K training images: what the paper's steps are counted over
-
-def crop_load_size(size:int) -> int:
-    "NVlabs' ADE20K augmentation at `size` px: resize to `size` x 286/256, then a random `size` crop (256 -> 286)."
-    return round(size * 286 / 256)
-
-def epoch_steps(epochs:tuple, # (full-rate, decay) epochs
-                n_items:int, # training items
-                batch_size:int, # global batch
-               ) -> tuple:
-    "`(steps, decay_start)` of a schedule in epochs: every model sees the data equally often, whatever its batch."
-    full, decay = epochs
-    return math.ceil((full + decay) * n_items / batch_size), full / (full + decay)
-
-def paper_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
-                 size:int=64, # 64 (all stages) or 128 (Stage 1)
-                 n_items:int=ADE20K_TRAIN, # training items the epochs count
-                 **kw, # any other `TrainConfig` field (depth, steps, vgg_weights=None, ...)
-                ) -> TrainConfig:
-    "The paper's setting (batch by stage and size) with the NVlabs recipe: VGG loss, GPU init, fp32, crops, 200 epochs."
-    if (stage, size) not in PAPER_BATCH:
-        raise ValueError(f'the paper trains no stage {str(stage)!r} at {size} px; '
-                         f'choose from {[(s.value, n) for s, n in PAPER_BATCH]}')
-    batch = kw.get('batch_size', PAPER_BATCH[stage, size])
-    steps, decay_start = epoch_steps(PAPER_EPOCHS, n_items, batch)
-    recipe = dict(stage=stage, size=size, batch_size=batch, steps=steps, decay_start=decay_start,
-                  vgg_weights=str(vgg19_cache_path()), init='nvlabs-gpu', load_size=crop_load_size(size))
-    return TrainConfig(**{**recipe, **kw})
-
-def tiny_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
-                size:int=32, # resolution of the cache to train on
-                **kw, # any other `TrainConfig` field
-               ) -> TrainConfig:
-    "A few-second CPU run for tests and demos: `GeneratorConfig.tiny`-sized networks, 2-layer discriminators, batch 4."
-    g = GeneratorConfig.tiny()
-    return TrainConfig(**{'stage': stage, 'size': size, 'batch_size': 4, 'steps': 8, 'ngf': g.ngf, 'num_up': g.num_up,
-                          'spade_hidden': g.spade_hidden, 'ndf': 8, 'num_D': 2, 'n_layers_D': 2, 'log_every': 2,
-                          'sample_every': 4, 'ckpt_every': 4, **kw})
+from .spade import (DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
+                                      hinge_d_loss, hinge_g_loss, semantic_input)
+from .config import TrainConfig
 
 # %% ../nbs/04_training.ipynb #936b6805
 def lr_factor(step:int, # iterations done

@@ -24,7 +24,7 @@ def _worker(rank, world, port, out):
     import depth_semantic_gan.checkpoints as ck
     from depth_semantic_gan.callbacks import default_callbacks
     from depth_semantic_gan.distributed import AllReduceBatchNorm2d, DDPTrainer
-    from depth_semantic_gan.trainer import tiny_config
+    from depth_semantic_gan.config import tiny_config
     saved, save = [], ck.atomic_torch_save
     def record(obj, path):                                                    # record who writes
         saved.append(str(path))

@@ -83,7 +83,7 @@ def _rank(rank, world, port, cache, run):
                       MASTER_PORT=str(port), DSG_DEVICE='cpu')
     torch.set_num_threads(1)
     from depth_semantic_gan.stage1 import run_training
-    from depth_semantic_gan.trainer import tiny_config
+    from depth_semantic_gan.config import tiny_config
     cfg = tiny_config('1', size=16, data=str(cache), depth='exact', steps=2, log_every=1, sample_every=0, ckpt_every=0)
     run_training(cfg, run)
     torch.distributed.destroy_process_group()
