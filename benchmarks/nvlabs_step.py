@@ -4,6 +4,7 @@ the same batch of random 151-class label maps and images, fp32, no VGG loss, alt
 
     git clone https://github.com/NVlabs/SPADE /path/to/SPADE      # the reference; nothing of it is copied here
     python benchmarks/nvlabs_step.py --nvlabs /path/to/SPADE      # 64 px, batch 4, 1 thread, 3 rounds of 3 steps
+    python benchmarks/nvlabs_step.py --nvlabs /path/to/SPADE --profile 12   # then where each spends its time
 
 An iteration is a G step and a D step, as each code runs them (NVlabs: `Pix2PixModel(data, mode='generator')`, then
 `mode='discriminator'`, with `create_optimizers`' TTUR Adams). NVlabs' synchronized batch norm (a git submodule of
@@ -86,6 +87,8 @@ def main():
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--no-crop', action='store_true', help='our trainer without resize-and-crop augmentation')
+    ap.add_argument('--profile', type=int, default=0, metavar='N',
+                    help='after the rounds, profile one round of each (torch.profiler) and print its N costliest ops')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     Pix2PixModel = import_nvlabs(a.nvlabs)
@@ -117,6 +120,19 @@ def main():
         print(f'round {r + 1}: ours/NVlabs {ratios[-1]:.3f}', flush=True)
     print(f'median ratio ours/NVlabs over {a.rounds} rounds: {np.median(ratios):.3f} '
           f'(range {min(ratios):.3f}-{max(ratios):.3f})')
+    if a.profile: profile(runs, a.steps, a.profile)
+
+
+def profile(runs, steps, n):
+    "Where each code spends its CPU time: the `n` ops with the most self CPU time over `steps` iterations."
+    from torch.profiler import ProfilerActivity
+    for name, fn in runs.items():
+        with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof: fn(steps)
+        ka = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in ka) / 1e6 / steps
+        print(f'\n{name}: {total:.2f} s of op time per iteration; costliest ops (self CPU s per iteration, calls):')
+        for e in sorted(ka, key=lambda e: -e.self_cpu_time_total)[:n]:
+            print(f'  {e.key:42s} {e.self_cpu_time_total / 1e6 / steps:7.3f}  {e.count // steps:5d}')
 
 
 if __name__ == '__main__': main()
