@@ -24,7 +24,7 @@ from depth_semantic_gan.core import default_device, env_report
 from depth_semantic_gan.batches import DeviceData
 from depth_semantic_gan.config import paper_config, tiny_config
 from depth_semantic_gan.trainer import GANTrainer
-from depth_semantic_gan.spade import write_random_vgg19
+from depth_semantic_gan.vgg import write_random_vgg19
 from depth_semantic_gan.experiment import PRESETS, plan
 
 BF16_PEAK_TFLOPS = {'H100': 989., 'H200': 989., 'A100': 312., 'L40S': 362., 'RTX 3060': 51.}  # dense, vendor sheets

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch.distributed as dist
 from fastcore.docments import docments
 from .core import FolderBusy, disk_full, rank_world
-from .spade import GeneratorConfig, VGGWeightsInvalid, VGGWeightsMissing, find_vgg19_weights
+from .spade import GeneratorConfig
+from .vgg import VGGWeightsInvalid, VGGWeightsMissing, find_vgg19_weights
 from .cache import cache_paths
 from .config import SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_checkpoint

@@ -14,7 +14,8 @@ __all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'Preset', 'writ
 
 # %% ../nbs/07_experiment.ipynb #c0700003
 from .core import atomic_write
-from .spade import INITS, VGG19_FILE, vgg19_cache_path
+from .spade import INITS
+from .vgg import VGG19_FILE, vgg19_cache_path
 from .config import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
                                        crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
@@ -84,7 +85,8 @@ class Preset:
         if self.nets is not None and (self.paper or len(self.nets) != 3):
             raise ValueError(f'nets: (ngf, SPADE width, ndf) of the small networks (not with paper), got {self.nets}')
         if self.lr is not None and (self.paper or len(self.lr) != 2 or min(self.lr) <= 0):
-            raise ValueError(f'lr: positive (G, D) learning rates of the small networks (not with paper), got {self.lr}')
+            raise ValueError(f'lr: positive (G, D) learning rates of the small networks (not with paper), '
+                             f'got {self.lr}')
 
     def models(self, seed:int) -> list:
         "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."

@@ -25,7 +25,7 @@ from .stage1 import run_training, stage1_source
 from .distributed import setup_distributed
 from .cli import UsageError, check_count, script
 from .stage2 import stage1_record, write_stage1_depth
-from .spade import VGGWeightsMissing, find_vgg19_weights
+from .vgg import VGGWeightsMissing, find_vgg19_weights
 from .experiment import PRESETS, Preset, check_preset, run_name, write_json
 from .experiment import plan as make_plan
 from .evaluation import evaluate_anchors, evaluate_seed

@@ -40,12 +40,13 @@ def _by_model(rows:list, key:str) -> dict:
 
 def results_figure(res:dict, # from `read_results`
                   ):
-    "Per-seed values against the anchors: Stage-1 AbsRel vs the lookup, the images' shading error and KID vs the painter."
+    "Per-seed values against the anchors: Stage 1 vs the lookup; images' shading and KID vs the painter."
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(13, 2.8))
+    kid_title = f"Images: KID ×10³ ({res['n_kid']} items)"
     for ax, rows, key, scale, title in ((axes[0], res['depth'], 'abs_rel', 1, 'Stage 1: AbsRel'),
                                         (axes[1], res['images'], 'shading', 1, 'Images: shading error'),
-                                        (axes[2], res['images'], 'kid', 1e3, f"Images: KID ×10³ ({res['n_kid']} items)")):
+                                        (axes[2], res['images'], 'kid', 1e3, kid_title)):
         vals = {m: [v * scale for v in vs] for m, vs in _by_model(rows, key).items()}
         names = list(vals)
         for y, m in enumerate(names):

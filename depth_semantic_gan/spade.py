@@ -4,25 +4,21 @@
 
 # %% ../nbs/03_spade.ipynb #1c656671
 from __future__ import annotations
-import contextlib, re, warnings, zipfile
+import contextlib
 from dataclasses import asdict, dataclass
 from functools import partial
-from pathlib import Path
 
 # %% auto #0
-__all__ = ['INITS', 'VGG19_FILE', 'VGG19_URL', 'one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm',
-           'resize_nearest', 'SPADE', 'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator',
-           'NLayerDiscriminator', 'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss', 'hinge_g_loss',
-           'feature_matching_loss', 'vgg19_cache_path', 'vgg19_weights_in_cache', 'VGGWeightsMissing',
-           'VGGWeightsInvalid', 'VGGLoss', 'check_vgg19_hash', 'find_vgg19_weights', 'download_vgg19',
-           'write_random_vgg19', 'forward_flops']
+__all__ = ['INITS', 'one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE',
+           'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator',
+           'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss',
+           'forward_flops']
 
 # %% ../nbs/03_spade.ipynb #f16093c8
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
-from .core import DownloadError, atomic_torch_save, file_hash
 
 # %% ../nbs/03_spade.ipynb #4a4a87c9
 def one_hot_labels(label:torch.Tensor, # int (B, H, W) or (B, 1, H, W) class ids
@@ -395,164 +391,6 @@ def feature_matching_loss(pred_fake:list, # per-scale feature lists for generate
     pairs = [(f, r) for pf, pr in zip(pred_fake, pred_real) for f, r in zip(pf[:-1], pr[:-1])]
     loss = sum(F.l1_loss(f.float(), r.detach().float()) for f, r in pairs)
     return loss * weight / len(pred_fake)
-
-# %% ../nbs/03_spade.ipynb #277f97d0
-_VGG19_CFG = (64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512)  # torchvision 'E'
-_VGG19_FULL = _VGG19_CFG + (512, 512, 512, 'M')   # all of torchvision's `vgg19().features` (16 convs)
-_VGG_SLICES = (2, 7, 12, 21, 30)  # `features` indices ending at relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
-VGG19_FILE = 'vgg19-dcbb9e9d.pth' # torchvision's VGG19_Weights.IMAGENET1K_V1, NVlabs' `vgg19(pretrained=True)`
-VGG19_URL = f'https://download.pytorch.org/models/{VGG19_FILE}'
-
-def _vgg19_features(cfg=_VGG19_CFG) -> nn.Sequential:
-    "torchvision `vgg19().features[:30]` (same module indices, so the same state_dict keys), randomly initialised."
-    layers, cin = [], 3
-    for v in cfg:
-        if v == 'M': layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
-            cin = v
-    return nn.Sequential(*layers)
-
-def vgg19_cache_path() -> Path:
-    "Where torchvision keeps `VGG19_FILE`: `torch.hub.get_dir()/checkpoints` (set by `$TORCH_HOME`)."
-    return Path(torch.hub.get_dir())/'checkpoints'/VGG19_FILE
-
-def vgg19_weights_in_cache() -> Path|None:
-    "torchvision's cached ImageNet VGG19 weights (`VGG19_FILE` in the torch hub cache), if present (not checked)."
-    p = vgg19_cache_path()
-    return p if p.exists() else None
-
-# %% ../nbs/03_spade.ipynb #ff9b8da2
-class VGGWeightsMissing(FileNotFoundError):
-    "No VGG19 weights file where one was looked for."
-
-class VGGWeightsInvalid(ValueError):
-    "A VGG19 weights file that is damaged or not torchvision's VGG19."
-
-_VGG_ALTERNATIVES = ('pass your own torchvision-format VGG19 state_dict with --vgg-weights PATH, or train without '
-                     'the VGG loss with --no-vgg (the run records that as a deviation from the paper)')
-
-def _load_vgg19_features(path) -> nn.Sequential:
-    "VGG19 `features[:30]` with the weights of `path` (loaded with `weights_only`; torchvision's `features.*` keys)."
-    path = Path(path)
-    if not path.is_file():
-        raise VGGWeightsMissing(f'VGG19 weights file not found: {path}. Check the path; or leave it out to use '
-                                f'{VGG19_FILE} from the torch hub cache ({vgg19_cache_path().parent}); or train with '
-                                f'--no-vgg.')
-    try: sd = torch.load(path, map_location='cpu', weights_only=True, mmap=zipfile.is_zipfile(path))
-    except Exception as e: raise VGGWeightsInvalid(f'{path} is not a torchvision vgg19 state_dict: cannot load it '
-                                                   f'({type(e).__name__}: {e})') from None
-    if not isinstance(sd, dict):
-        raise VGGWeightsInvalid(f'{path} is not a torchvision vgg19 state_dict: it holds a {type(sd).__name__}')
-    feats = _vgg19_features()
-    sd = {k[len('features.'):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith('features.')
-          and k.split('.')[1].isdigit() and int(k.split('.')[1]) < len(feats)}
-    try: feats.load_state_dict(sd)
-    except RuntimeError as e: raise VGGWeightsInvalid(f'{path} is not a torchvision vgg19 state_dict: {e}') from None
-    return feats
-
-# %% ../nbs/03_spade.ipynb #9eec72c3
-class VGGLoss(nn.Module):
-    "VGG19 perceptual loss (NVlabs SPADE); off, with a warning, when no weights file is given."
-    def __init__(self, weights_path=None, # torchvision vgg19 state_dict file (`find_vgg19_weights`); None = off
-                 layer_weights=(1/32, 1/16, 1/8, 1/4, 1.), # for relu1_1 .. relu5_1
-                 imagenet_norm:bool=False, # False = feed [-1, 1] as the reference does; True = ImageNet mean/std
-                ):
-        super().__init__()
-        self.layer_weights, self.imagenet_norm = tuple(layer_weights), imagenet_norm
-        self.enabled = weights_path is not None
-        if not self.enabled:
-            warnings.warn('VGG perceptual loss is OFF: no VGG19 weights file was given (VGGLoss(weights_path=...)); '
-                          'training runs without it.', stacklevel=2)
-            return
-        feats = _load_vgg19_features(weights_path)   # VGGWeightsMissing / VGGWeightsInvalid, naming the file
-        self.slices = nn.ModuleList(feats[a:b] for a, b in zip((0,) + _VGG_SLICES[:-1], _VGG_SLICES))
-        self.requires_grad_(False).eval()
-        self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
-
-    def train(self, mode=True): return super().train(False)  # VGG stays in eval mode
-
-    def features(self, x): # (B, 1 or 3, H, W) in [-1, 1]
-        "The five VGG feature maps of `x`."
-        if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)      # grey (depth) -> 3 channels
-        if self.imagenet_norm: x = ((x + 1) / 2 - self.mean) / self.std
-        out = []
-        for s in self.slices:
-            x = s(x)
-            out.append(x)
-        return out
-
-    def forward(self, fake, real):
-        if not self.enabled: return fake.new_zeros((), dtype=torch.float32)
-        with torch.no_grad(): fr = self.features(real)
-        return sum(w * F.l1_loss(f.float(), r.float()) for w, f, r in zip(self.layer_weights, self.features(fake), fr))
-
-# %% ../nbs/03_spade.ipynb #a8ca59b7
-_HASH_IN_NAME = re.compile(r'-([a-f0-9]+)\.')   # torch hub's rule: 'name-<sha256 prefix>.ext'
-
-def check_vgg19_hash(path) -> Path:
-    "`path`, if its SHA-256 starts with the hash prefix in its name (as torch hub checks); else `VGGWeightsInvalid`."
-    path = Path(path)
-    if not (m := _HASH_IN_NAME.search(path.name)):
-        raise ValueError(f'{path.name} carries no hash prefix in its name (like {VGG19_FILE}): nothing to check')
-    if not (digest := file_hash(path, 'sha256')).startswith(m.group(1)):
-        raise VGGWeightsInvalid(f'{path}: its SHA-256 is {digest}, which does not start with {m.group(1)}, the prefix '
-                                f'in its name; the file is damaged (e.g. cut short) or not the one expected. Delete it '
-                                f'and download it again ({VGG19_URL}, or download_vgg19()); or {_VGG_ALTERNATIVES}.')
-    return path
-
-# %% ../nbs/03_spade.ipynb #19a08255
-def find_vgg19_weights(path=None, # your own torchvision-format VGG19 state_dict (`--vgg-weights`); None: the hub cache
-                      ) -> Path:
-    "The VGG19 weights file to use: `path` (checked by loading it), else `VGG19_FILE` from the hub cache, hash-checked."
-    if path is not None:
-        _load_vgg19_features(path)   # raises VGGWeightsMissing / VGGWeightsInvalid naming the file
-        return Path(path)
-    p = vgg19_cache_path()
-    if not p.is_file():
-        raise VGGWeightsMissing(f"No VGG19 weights: {VGG19_FILE} is not in the torch hub cache ({p.parent}). The "
-                                f"VGG perceptual loss needs torchvision's ImageNet VGG19 weights "
-                                f"(VGG19_Weights.IMAGENET1K_V1, what NVlabs SPADE uses): download {VGG19_URL} and save "
-                                f"it as {p} (download_vgg19() does that on a machine with network); "
-                                f"or {_VGG_ALTERNATIVES}.")
-    return check_vgg19_hash(p)
-
-# %% ../nbs/03_spade.ipynb #442d1004
-def download_vgg19(url:str=VGG19_URL, # where from; the file name must carry its hash prefix, like VGG19_FILE
-                   progress:bool=True, # show a progress bar
-                  ) -> Path:
-    "Fetch `url` into the torch hub cache as torchvision would, checking its SHA-256 prefix; the cached file."
-    name = url.rstrip('/').rsplit('/', 1)[-1]
-    if not (m := _HASH_IN_NAME.search(name)):
-        raise ValueError(f'{url}: the file name carries no hash prefix (like {VGG19_FILE}), so it cannot be checked')
-    dst = Path(torch.hub.get_dir())/'checkpoints'/name
-    if dst.is_file(): return check_vgg19_hash(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try: torch.hub.download_url_to_file(url, str(dst), hash_prefix=m.group(1), progress=progress)  # via a temp file
-    except OSError as e:   # urllib.error.URLError included: no network, refused, not found
-        raise DownloadError(f'Cannot download {url} ({getattr(e, "reason", e)}). Offline? On a machine with network, '
-                            f'fetch it and save it as {dst}; or {_VGG_ALTERNATIVES}.') from None
-    except RuntimeError as e:
-        if 'invalid hash' not in str(e): raise
-        raise VGGWeightsInvalid(f'{url}: the downloaded file is not the one expected ({e}: the SHA-256 must '
-                                f'start with {m.group(1)}); nothing was saved. Check the URL; '
-                                f'or {_VGG_ALTERNATIVES}.') from None
-    return dst
-
-# %% ../nbs/03_spade.ipynb #4a9208bf
-def write_random_vgg19(path, # file to write, in torchvision's format (`features.*` entries only, ~80 MB)
-                       seed:int=0, # seeds the weights; the global random state is left as it was
-                      ) -> Path:
-    "A VGG19 weights file with random weights, initialised as torchvision's `vgg19()`: for tests and smoke runs."
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        feats = _vgg19_features(_VGG19_FULL)
-        for conv in feats:
-            if isinstance(conv, nn.Conv2d):
-                nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
-                nn.init.zeros_(conv.bias)
-    return atomic_torch_save({f'features.{k}': v for k, v in feats.state_dict().items()}, path)
 
 # %% ../nbs/03_spade.ipynb #292fcbaa
 def forward_flops(model:nn.Module, # any module; put it on the meta device to count without computing

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from .core import default_device, rank_world, seed_everything
 from .batches import BatchSampler, DeviceData
-from .spade import (DiscriminatorConfig, GeneratorConfig, VGGLoss, discriminate, feature_matching_loss,
+from .spade import (DiscriminatorConfig, GeneratorConfig, discriminate, feature_matching_loss,
                                       hinge_d_loss, hinge_g_loss, semantic_input)
+from .vgg import VGGLoss
 from .config import TrainConfig
 
 # %% ../nbs/04_training.ipynb #936b6805

@@ -35,7 +35,7 @@ def _files(tmp_path) -> tuple:
         (ade/kind).mkdir(parents=True)
         for split in ('training', 'validation'): (ade/kind/split).symlink_to((SAMPLE/kind/'validation').resolve())
     code = ('import sys; from depth_semantic_gan.depth import Monodepth2, save_monodepth2; '
-            'from depth_semantic_gan.spade import write_random_vgg19; '
+            'from depth_semantic_gan.vgg import write_random_vgg19; '
             'save_monodepth2(Monodepth2(), sys.argv[1]); write_random_vgg19(sys.argv[2])')
     subprocess.run([sys.executable, '-c', code, tmp_path/'mono_random', tmp_path/'vgg19_random.pth'], check=True,
                    env=_env(tmp_path))
