@@ -6,6 +6,8 @@ on the same items: the (class, row) depth lookup, or the class-mean painter.
     python benchmarks/quality_per_minute.py --nets 4,16,8 16,32,16 --batch 8 16 --steps 1500 --points 6
     python benchmarks/quality_per_minute.py --nets 8,32,16 --batch 16 --lr 1e-4,4e-4 1e-3,1e-3 --steps 600 --points 4
     python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 1e-3,1e-3 --steps 3000 --points 6
+    python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 2e-3,2e-3 --steps 600 --points 4 \
+        --start noise painter --l1 0 100
 
 Each setting trains one Stage-1 model (32 px, the scenes' compact label space: 18 channels, unless --full-labels) for
 --steps steps with the preset's schedule (half at the full rate, then linear decay) and measures AbsRel and δ<1.25 on
@@ -15,7 +17,8 @@ bound for a run of that length. Prints one row per point and the lookup's row, a
 
 --stage 2 trains Stage 2 on the exact depth (the oracle: the best case of the image models) and measures, at each
 point, KID x 10^3 and FID on the first --n-kid validation images and the shading error (`06a_metrics`) on all of them,
-beside the class-mean painter's.
+beside the class-mean painter's. --start painter starts G's output at the class-mean painting (`label_skip`, see
+03_spade) and --l1 adds a pixel L1 term of that weight (`lambda_l1`); each is a list, crossed with the other settings.
 """
 import argparse, json, time, warnings
 
@@ -77,11 +80,15 @@ def main():
     p.add_argument('--points', type=int, default=5, help='measurements per run')
     p.add_argument('--n-train', type=int, default=3000)
     p.add_argument('--n-val', type=int, default=1024)
+    p.add_argument('--start', nargs='+', default=['noise'], choices=['noise', 'painter'],
+                   help="--stage 2: G starts from noise (SPADE) or from the class-mean painting (label_skip)")
+    p.add_argument('--l1', nargs='+', type=float, default=[0.], help='--stage 2: weights of a pixel L1 term')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--full-labels', action='store_true', help='151 one-hot channels instead of the compact 18')
     p.add_argument('--cache', default=None, help='scenes cache folder (default: a scratch folder)')
     p.add_argument('--out', default=None, help='write the rows as JSON here')
     a = p.parse_args()
+    if a.stage == '1' and (a.start != ['noise'] or a.l1 != [0.]): p.error('--start and --l1 are for --stage 2')
     torch.set_num_threads(a.threads)
     root = prepare_scenes(a.cache or scratch_dir()/'scenes', a.n_train, a.n_val, (32,), progress=False)
     train, val = (load_split(str(root), s, 32, 'exact', device='cpu') for s in ('train', 'val'))
@@ -99,19 +106,19 @@ def main():
     labels = {} if a.full_labels else dict(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)
     for nets in a.nets:
         ngf, width, ndf = map(int, nets.split(','))
-        for bs, lr in ((bs, lr) for bs in a.batch for lr in a.lr):
+        for bs, lr, start, l1 in ((b, r, s, w) for b in a.batch for r in a.lr for s in a.start for w in a.l1):
             lr_g, lr_d = map(float, lr.split(','))
             cfg = tiny_config(a.stage, 32, data=str(root), **stage, ngf=ngf, spade_hidden=width, ndf=ndf,
                               batch_size=bs, steps=a.steps, lr_g=lr_g, lr_d=lr_d, log_every=50, sample_every=0,
-                              ckpt_every=0, **labels)
+                              ckpt_every=0, label_skip=start == 'painter', lambda_l1=l1, **labels)
             name = (f'ngf {ngf}, width {width}, ndf {ndf}, batch {bs}, lr {lr_g:g}/{lr_d:g}, '
-                    f'{cfg.label_nc} label channels')
+                    f'{cfg.label_nc} label channels' + (f', start {start}, L1 {l1:g}' if a.stage == '2' else ''))
             print(name, flush=True)
             seed_everything(0)
             m = Measure([round(a.steps * (i + 1) / a.points) for i in range(a.points)], score, fmt)
             GANTrainer(cfg, train, val, cbs=[m]).fit()
             out += [{'setting': name, 'ngf': ngf, 'width': width, 'ndf': ndf, 'batch': bs, 'lr_g': lr_g, 'lr_d': lr_d,
-                     **r} for r in m.rows]
+                     'start': start, 'l1': l1, **r} for r in m.rows]
     if a.out: open(a.out, 'w').write(json.dumps(out, indent=1))
 
 

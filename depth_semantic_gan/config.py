@@ -88,6 +88,8 @@ class TrainConfig:
     lambda_feat: float = 10.0 # feature-matching weight
     lambda_vgg: float = 10.0 # VGG perceptual weight (used only with `vgg_weights`)
     vgg_weights: Optional[str] = None # path to ImageNet VGG19 weights; None turns the VGG loss off
+    lambda_l1: float = 0.0 # weight of the L1 between G's output and its target (pix2pix: 100; SPADE: none, 0)
+    label_skip: bool = False # G's output starts at the class means of its target (`03_spade`; not in SPADE)
     flip: bool = True # random horizontal flips
     load_size: Optional[int] = None # augmentation: resize to this size, then a random `size` crop (None: none)
     seed: int = 0 # seeds weights, data order and flips

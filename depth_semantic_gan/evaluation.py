@@ -18,7 +18,7 @@ import torch
 
 from .core import default_device
 from .data import NUM_CLASSES
-from .spade import resize_nearest
+from .spade import class_means, resize_nearest
 from .checkpoints import load_generator
 from .config import Stage
 from .trainer import generate
@@ -213,11 +213,7 @@ class ClassMeanPainter:
         if x.shape != (lab.shape[0], 3, *lab.shape[1:]) or not len(lab):
             raise ValueError(f'ClassMeanPainter.fit: images {tuple(x.shape)} must be (N, 3, H, W), channels first, '
                              f'with the labels (N, H, W) = {tuple(lab.shape)}, N > 0')
-        x = x.double().div(127.5).sub(1) if x.dtype == torch.uint8 else x.double()
-        rgb, idx = x.permute(0, 2, 3, 1).reshape(-1, 3), lab.reshape(-1)              # (P, 3), (P,)
-        sums = torch.zeros(self.n_classes, 3, dtype=torch.float64).index_add_(0, idx, rgb)
-        counts = torch.bincount(idx, minlength=self.n_classes).double()[:, None]      # (n_classes, 1)
-        self.palette = torch.where(counts > 0, sums / counts.clamp(min=1), rgb.mean(0)).float()
+        self.palette = class_means(lab, x, self.n_classes)          # uint8 is read as 0..255 -> [-1, 1]
         return self
 
     def __call__(self, labels, # integer (N, H, W) class ids, any size

@@ -55,6 +55,8 @@ class Preset:
     paper: bool = False # the paper's networks and batch sizes instead of the tiny CPU ones
     nets: tuple = None # small CPU networks: (ngf, SPADE width, ndf) instead of `tiny_config`'s (4, 16, 8)
     lr: tuple = None # small CPU networks: (G, D) learning rates instead of the reference's TTUR (1e-4, 4e-4)
+    painter_start: bool = False # image models: G starts from the class-mean painting (`label_skip`; not in SPADE)
+    lambda_l1: float = 0.0 # image models: weight of a pixel L1 term (pix2pix: 100; not in SPADE)
     vgg: bool = False # SPADE's VGG19 perceptual loss (weight 10) for every model
     vgg_weights: str = None # with `vgg`: a torchvision-format VGG19 file (None: torchvision's, in the torch hub cache)
     precision: str = 'fp32' # 'fp32' (the reference) or 'bf16' (autocast + channels_last on CUDA: faster, not the paper)
@@ -87,6 +89,7 @@ class Preset:
         if self.lr is not None and (self.paper or len(self.lr) != 2 or min(self.lr) <= 0):
             raise ValueError(f'lr: positive (G, D) learning rates of the small networks (not with paper), '
                              f'got {self.lr}')
+        if self.lambda_l1 < 0: raise ValueError(f'lambda_l1 must be >= 0, got {self.lambda_l1}')
 
     def models(self, seed:int) -> list:
         "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."
@@ -113,6 +116,7 @@ class Preset:
                   vgg_weights=str(self.vgg_weights or vgg19_cache_path()) if self.vgg else None)
         if self.data == SCENES: kw.update(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)   # 18, not 151
         if stage == Stage.STAGE1: kw['depth'] = self.depth
+        else: kw.update(label_skip=self.painter_start, lambda_l1=self.lambda_l1)    # the image models' recipe
         if stage == Stage.STAGE2:
             kw['depth'] = kw['eval_depth'] = self.depth if oracle else stage1_source(stage1_run)
             kw['oracle'] = oracle
@@ -138,9 +142,10 @@ class Preset:
         return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
 
 PRESETS = {
-    'quick': Preset('quick', nets=(8, 32, 16), lr=(2e-3, 2e-3), batch_size=16, steps=150, stage1_steps=600,
-                    n_val=1024, n_kid=256, oracle=True),
-    'tiny': Preset('tiny', steps=6, n_train=48, n_val=24, n_figure=4, ckpt_every=3, oracle=True),
+    'quick': Preset('quick', nets=(8, 32, 16), lr=(2e-3, 2e-3), painter_start=True, lambda_l1=100., batch_size=16,
+                    steps=150, stage1_steps=600, n_val=1024, n_kid=256, oracle=True),
+    'tiny': Preset('tiny', steps=6, painter_start=True, lambda_l1=100., n_train=48, n_val=24, n_figure=4, ckpt_every=3,
+                   oracle=True),
     'scenes64': Preset('scenes64', image_size=64, depth_sizes=(64,), nets=(32, 64, 32), batch_size=32, steps=20000,
                        n_train=10000, n_val=2000, n_kid=2000, oracle=True, ckpt_every=1000),
     'paper': Preset('paper', data='ade20k', depth='monodepth2-mono_640x192', image_size=64, depth_sizes=(64, 128),
@@ -235,6 +240,13 @@ def deviations(preset:Preset) -> list:
     elif tuple(p.epochs) != PAPER_EPOCHS:
         add('training length', ref, f'{sum(p.epochs)} epochs per model ({p.epochs[0]} at the full rate)')
     if not p.vgg: add('VGG19 perceptual loss', 'on, weight 10 (ImageNet VGG19)', 'off')
+    if p.painter_start:
+        add('image generators', "SPADE's: residual blocks, then a 3x3 conv and tanh", 'the same, plus a 1x1 conv from '
+            "the one-hot to the output, started at the training images' class-mean colours: untrained, G paints like "
+            'the class-mean painter (Stage 2, baseline, oracle; `03_spade`)')
+    if p.lambda_l1:
+        add('L1 loss', 'none (hinge GAN, feature matching, VGG19)', f'pixel L1 to the real image, weight '
+            f'{p.lambda_l1:g} (as pix2pix), for the image models' + ('' if p.vgg else ', in place of the VGG loss'))
     elif p.vgg_weights is not None and Path(p.vgg_weights).name != VGG19_FILE:
         add('VGG19 weights', "torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth)", f'your file {p.vgg_weights}')
     if p.precision != 'fp32':

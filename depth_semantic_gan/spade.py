@@ -10,9 +10,9 @@ from functools import partial
 
 # %% auto #0
 __all__ = ['INITS', 'one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE',
-           'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'NLayerDiscriminator',
-           'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss', 'hinge_g_loss', 'feature_matching_loss',
-           'forward_flops']
+           'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'class_means',
+           'start_from_means', 'NLayerDiscriminator', 'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss',
+           'hinge_g_loss', 'feature_matching_loss', 'forward_flops']
 
 # %% ../nbs/03_spade.ipynb #f16093c8
 import torch
@@ -207,6 +207,7 @@ class GeneratorConfig:
     spectral:bool=True # spectral norm in the residual blocks
     init_gain:float=0.02 # Xavier-normal gain
     init:str='xavier' # 'xavier' (NVlabs as written) or 'nvlabs-gpu' (as NVlabs ran on a GPU): see *Initialisation*
+    label_skip:bool=False # a 1x1 conv from the one-hot to the output (not NVlabs): see *Starting from the class means*
 
     def __post_init__(self): _check_init(self.init)
 
@@ -271,12 +272,13 @@ class SPADEGenerator(nn.Module):
                  spectral:bool=True, # spectral norm in the blocks
                  init_gain:float=0.02, # Xavier-normal gain
                  init:str='xavier', # 'nvlabs-gpu': spectral-norm convs keep PyTorch's default init
+                 label_skip:bool=False, # add a 1x1 conv of the one-hot to the output before tanh (starts at zero)
                 ):
         super().__init__()
         _check_init(init)
         if crop_size % 2**num_up:
             raise ValueError(f'crop_size {crop_size} must be a multiple of 2**num_up = {2**num_up}')
-        self.seg_nc, self.out_nc = label_nc + extra_nc, out_nc
+        self.label_nc, self.seg_nc, self.out_nc = label_nc, label_nc + extra_nc, out_nc
         self.sw = crop_size // 2**num_up
         self.sh = round(self.sw / aspect_ratio)
         self.ups = _upsample_plan(num_up)
@@ -294,6 +296,10 @@ class SPADEGenerator(nn.Module):
         final_nc = nf
         if num_up == 7: self.up_4, final_nc = block(nf, nf // 2), nf // 2
         self.conv_img = _conv(final_nc, out_nc, 3, init_gain=init_gain)
+        self.skip = None                              # the label skip: zero (plain SPADE) until `start_from_means`
+        if label_skip:
+            self.skip = nn.Conv2d(label_nc, out_nc, 1, bias=False)
+            nn.init.zeros_(self.skip.weight)
 
     def forward(self, seg): # (B, seg_nc, H, W) condition
         x = self.fc(resize_nearest(seg, (self.sh, self.sw)))        # (B, 16ngf, sh, sw)
@@ -304,7 +310,47 @@ class SPADEGenerator(nn.Module):
                 x = F.interpolate(x, scale_factor=2, mode='nearest')
                 s = resize_nearest(seg, x.shape[-2:])                              # (B, seg_nc, h, w)
             x = getattr(self, name)(x, s)                                          # (B, C, h, w)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))             # (B, out_nc, sh*2**num_up, sw*2**num_up)
+        out = self.conv_img(F.leaky_relu(x, 0.2))                          # (B, out_nc, sh*2**num_up, sw*2**num_up)
+        if self.skip is not None: out = out + self.skip(seg[:, :self.label_nc])    # the one-hot, at full size
+        return torch.tanh(out)
+
+# %% ../nbs/03_spade.ipynb #a5c1b002
+def class_means(ids:torch.Tensor, # integer (N, H, W) class ids (uint8 or long), on any device
+                values:torch.Tensor, # (N, C, H, W) targets: float, or uint8 images in 0..255 (mapped to [-1, 1])
+                n_classes:int, # classes (or channels) 0..n_classes-1
+                lut:torch.Tensor=None, # long (256,) map from a uint8 id to its class (a G's `label_lut`); None: ids
+                chunk:int=256, # items per pass
+               ) -> torch.Tensor: # float32 (n_classes, C) on the CPU
+    "Mean target of every class over all its pixels; a class with no pixel gets the mean over all pixels."
+    if ids.ndim != 3 or values.ndim != 4 or values.shape[0] != ids.shape[0] or values.shape[2:] != ids.shape[1:]:
+        raise ValueError(f'class_means: values {tuple(values.shape)} must be (N, C, H, W) with the ids (N, H, W) = '
+                         f'{tuple(ids.shape)}')
+    sums = torch.zeros(n_classes, values.shape[1], dtype=torch.float64)
+    counts = torch.zeros(n_classes, dtype=torch.float64)
+    for i in range(0, len(ids), chunk):
+        k = ids[i:i+chunk].long()
+        k = (k if lut is None else lut.to(k.device)[k]).cpu().reshape(-1)                    # (P,)
+        if len(k) and (k.min() < 0 or k.max() >= n_classes):
+            raise ValueError(f'class_means: class {int(k.max())} (or {int(k.min())}) outside 0..{n_classes - 1}')
+        v = values[i:i+chunk].cpu().double()
+        v = v.div(127.5).sub(1) if values.dtype == torch.uint8 else v
+        sums.index_add_(0, k, v.permute(0, 2, 3, 1).reshape(len(k), -1))                  # (n_classes, C)
+        counts += torch.bincount(k, minlength=n_classes).double()
+    if not counts.sum(): raise ValueError('class_means: no items')
+    return torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], sums.sum(0) / counts.sum()).float()
+
+# %% ../nbs/03_spade.ipynb #a5c1b005
+def start_from_means(G:SPADEGenerator, # a generator built with `label_skip=True`
+                     means:torch.Tensor, # (label_nc, out_nc) target of each one-hot channel, in (-1, 1)
+                    ) -> SPADEGenerator:
+    "Set G's label skip so that, with its residual path near zero (as initialised), G paints `means` per class."
+    if G.skip is None: raise ValueError('start_from_means: G has no label skip; build it with label_skip=True')
+    if means.shape != (G.label_nc, G.out_nc):
+        raise ValueError(f'start_from_means: means {tuple(means.shape)} must be (label_nc, out_nc) = '
+                         f'{(G.label_nc, G.out_nc)}')
+    with torch.no_grad():                                   # tanh(atanh(m)) = m; +-0.99 keeps the logits finite
+        G.skip.weight.copy_(torch.atanh(means.clamp(-0.99, 0.99)).T[:, :, None, None])
+    return G
 
 # %% ../nbs/03_spade.ipynb #fbb4ea58
 class NLayerDiscriminator(nn.Module):

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['lr_factor', 'Callback', 'check_data', 'model_configs', 'label_lut', 'build_generator', 'build_models', 'channel_ids',
+__all__ = ['lr_factor', 'Callback', 'check_data', 'model_configs', 'label_lut', 'build_generator', 'channel_ids', 'build_models',
            'generate', 'GANTrainer']
 
 # %% ../nbs/04_training.ipynb #ab2faaf9
@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from .core import default_device, rank_world, seed_everything
 from .batches import BatchSampler, DeviceData
-from .spade import (DiscriminatorConfig, GeneratorConfig, discriminate, feature_matching_loss,
-                                      hinge_d_loss, hinge_g_loss, semantic_input)
+from .spade import (DiscriminatorConfig, GeneratorConfig, class_means, discriminate,
+                                      feature_matching_loss, hinge_d_loss, hinge_g_loss, semantic_input,
+                                      start_from_means)
 from .vgg import VGGLoss
 from .config import TrainConfig
 
@@ -62,7 +63,7 @@ def model_configs(cfg:TrainConfig) -> tuple:
     "`GeneratorConfig` and `DiscriminatorConfig` of `cfg`'s stage (G reads label [+ depth], D that + G's output)."
     g = GeneratorConfig(label_nc=cfg.label_nc, extra_nc=int(cfg.spec.cond_depth), out_nc=cfg.spec.out_nc,
                         crop_size=cfg.size, ngf=cfg.ngf, num_up=cfg.num_up, spade_hidden=cfg.spade_hidden,
-                        init=cfg.init)
+                        init=cfg.init, label_skip=cfg.label_skip)
     d = DiscriminatorConfig.for_generator(g, ndf=cfg.ndf, num_D=cfg.num_D, n_layers_D=cfg.n_layers_D, init=cfg.init)
     return g, d
 
@@ -78,17 +79,22 @@ def build_generator(cfg:TrainConfig) -> nn.Module:
     if cfg.label_ids is not None: G.register_buffer('label_lut', label_lut(cfg.label_ids))
     return G
 
-def build_models(cfg:TrainConfig) -> tuple:
-    "Fresh `(G, D)` for `cfg`'s stage, initialised as `cfg.init` says (see `03_spade`, *Initialisation*)."
-    G = build_generator(cfg)
-    return G, model_configs(cfg)[1].build()
-
 def channel_ids(G:nn.Module, # a generator (its `label_lut`, if any, maps ids to channels)
                 ids:torch.Tensor, # integer (B, S, S) class ids
                ) -> torch.Tensor:
     "The one-hot channel of every pixel: the class id itself, or its `label_lut` entry when G has one."
     lut = getattr(G, 'label_lut', None)
     return ids if lut is None else lut[ids.long()]
+
+def build_models(cfg:TrainConfig,
+                 data:DeviceData=None, # with `cfg.label_skip`: the training split whose class means G starts from
+                ) -> tuple:
+    "Fresh `(G, D)` for `cfg`'s stage, initialised as `cfg.init` says (see `03_spade`, *Initialisation*)."
+    G = build_generator(cfg)
+    if cfg.label_skip and data is not None:
+        target = data.depth if cfg.spec.target == 'depth' else data.images
+        start_from_means(G, class_means(data.labels, target, cfg.label_nc, getattr(G, 'label_lut', None)))
+    return G, model_configs(cfg)[1].build()
 
 # %% ../nbs/04_training.ipynb #936b4e40
 @torch.no_grad()
@@ -115,7 +121,7 @@ def generate(G:nn.Module, # a generator; it runs in eval mode and gets its mode 
 
 # %% ../nbs/04_training.ipynb #cdd09531
 class GANTrainer:
-    "Trains one SPADE GAN (Stage 1, Stage 2 or the baseline) with TTUR Adam, hinge + feature matching (+ VGG)."
+    "Trains one SPADE GAN (Stage 1, Stage 2 or the baseline) with TTUR Adam, hinge + feature matching (+ VGG, L1)."
     def __init__(self, cfg:TrainConfig, # the run
                  data:DeviceData, # training split (on the device)
                  val:DeviceData=None, # split for sample grids (default: `data`)
@@ -132,7 +138,7 @@ class GANTrainer:
         if data.device != self.device: raise ValueError(f'data lives on {data.device}, training runs on {self.device}')
         self.is_cuda = self.device.type == 'cuda'
         seed_everything(cfg.seed)
-        G, D = self.prepare(*(models if models is not None else build_models(cfg)))
+        G, D = self.prepare(*(models if models is not None else build_models(cfg, data)))
         self.mem_fmt = torch.channels_last if cfg.channels_last and self.is_cuda else torch.contiguous_format
         self.G, self.D = (m.to(self.device, memory_format=self.mem_fmt) for m in (G, D))   # plain: saved, sampled
         (self._g_train, self._g_fwd), (self._d_train, self._d_fwd) = self._runners(self.G), self._runners(self.D)
@@ -200,6 +206,7 @@ class GANTrainer:
                           'g_feat': feature_matching_loss(pred_fake, pred_real, self.cfg.lambda_feat)}
                 if self.vgg is not None:
                     losses['g_vgg'] = self.vgg(fake, real) * self.cfg.lambda_vgg      # 1-channel depth is seen as grey
+                if self.cfg.lambda_l1: losses['g_l1'] = (fake - real).abs().mean() * self.cfg.lambda_l1
             self.opt_g.zero_grad(set_to_none=True)
             sum(losses.values()).backward()
             self.opt_g.step()
