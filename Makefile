@@ -41,5 +41,5 @@ $(STAMP): settings.ini setup.py
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PKGS)
 	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/python -c "from depth_semantic_gan.fid import install_inception_weights as i; print('FID Inception weights:', i())"
+	$(BIN)/python -c "from depth_semantic_gan.inception import install_inception_weights as i; print('FID Inception weights:', i())"
 	touch $(STAMP)

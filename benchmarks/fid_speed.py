@@ -30,7 +30,7 @@ def make_folder(path, n, size, seed, noise):
 
 def random_weights(path):
     "Randomly initialised weights in pytorch-fid's layout (He-normal convs, identity batch norm), accepted by digest."
-    from depth_semantic_gan.fid import fid_inception_template, tensors_digest
+    from depth_semantic_gan.inception import fid_inception_template, tensors_digest
     torch.manual_seed(0)
     sd = fid_inception_template()
     for k, v in sd.items():
@@ -59,7 +59,8 @@ def main():
     if a.weights == 'random':
         os.environ['TORCH_HOME'] = str(tmp/'torch')       # before torch.hub reads it; the CLI child inherits it
     from depth_semantic_gan.core import default_device, env_report
-    from depth_semantic_gan.fid import FIDWarning, _FID_NETS, evaluate, inception_weights_path, install_inception_weights
+    from depth_semantic_gan.fid import FIDWarning, evaluate
+    from depth_semantic_gan.inception import _FID_NETS, inception_weights_path, install_inception_weights
     from depth_semantic_gan.metrics import run_pytorch_fid
     if a.weights == 'random':
         random_weights(inception_weights_path()); print('RANDOM WEIGHTS: timings only, FID values are meaningless')

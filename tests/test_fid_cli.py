@@ -1,4 +1,4 @@
-"""`depth_semantic_gan.fid` against pytorch-fid itself: the command line on the same PNG folders, its `.npz` files both
+"""`depth_semantic_gan.fid` (and `.inception`) against pytorch-fid itself: the command line on the same PNG folders, its `.npz` files both
 ways, and the converted Inception weights against the TorchScript they came from.
 
 The command line runs in its own process (`run_pytorch_fid`, which patches `scipy.linalg.sqrtm` where SciPy >= 1.18
@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-from depth_semantic_gan.fid import (FIDStats, FIDWarning, evaluate, fid_helper_wheel, fid_stats, install_inception_weights,
-                                    read_fid_helper)
+from depth_semantic_gan.fid import FIDStats, FIDWarning, evaluate, fid_stats
+from depth_semantic_gan.inception import fid_helper_wheel, install_inception_weights, read_fid_helper
 from depth_semantic_gan.metrics import run_pytorch_fid
 
 N, SIZE = 40, 32

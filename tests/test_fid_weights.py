@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-import depth_semantic_gan.fid as fid
-from depth_semantic_gan.fid import (FID_WEIGHTS_SHA256, InceptionWeightsWarning, check_inception_weights,
+import depth_semantic_gan.inception as inception
+from depth_semantic_gan.inception import (FID_WEIGHTS_SHA256, InceptionWeightsWarning, check_inception_weights,
                                     convert_fid_helper_state, fid_helper_wheel, fid_inception, fid_inception_template,
                                     inception_weights_path, install_inception_weights, read_fid_helper,
                                     tensors_digest)
@@ -42,7 +42,7 @@ def torch_home(tmp_path, monkeypatch):
     real = inception_weights_path()
     before = real.stat().st_mtime_ns if real.exists() else None
     monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch'))
-    monkeypatch.setattr(fid, '_FID_NETS', {})
+    monkeypatch.setattr(inception, '_FID_NETS', {})
     path = inception_weights_path()
     assert path == tmp_path/'torch'/'hub'/'checkpoints'/real.name
     path.parent.mkdir(parents=True)
