@@ -8,6 +8,8 @@ on the same items: the (class, row) depth lookup, or the class-mean painter.
     python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 1e-3,1e-3 --steps 3000 --points 6
     python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 2e-3,2e-3 --steps 600 --points 4 \
         --start noise painter --l1 0 100
+    python benchmarks/quality_per_minute.py --stage 2 baseline --nets 8,32,16 --batch 16 --lr 2e-3,2e-3 --steps 1200 \
+        --points 4 --start painter --l1 100
 
 Each setting trains one Stage-1 model (32 px, the scenes' compact label space: 18 channels, unless --full-labels) for
 --steps steps with the preset's schedule (half at the full rate, then linear decay) and measures AbsRel and δ<1.25 on
@@ -19,6 +21,9 @@ bound for a run of that length. Prints one row per point and the lookup's row, a
 point, KID x 10^3 and FID on the first --n-kid validation images and the shading error (`06b_metrics`) on all of them,
 beside the class-mean painter's. --start painter starts G's output at the class-mean painting (`label_skip`, see
 03_spade) and --l1 adds a pixel L1 term of that weight (`lambda_l1`); each is a list, crossed with the other settings.
+--stage 2 baseline trains the SPADE baseline (no depth) beside each oracle setting, from the same seed, and prints what
+depth buys at each point: the oracle's shading error minus the baseline's, item by item, with its 95 % paired
+bootstrap interval.
 """
 import argparse, json, time, warnings
 
@@ -29,28 +34,29 @@ from depth_semantic_gan.scenes import SCENE_CLASSES, prepare_scenes
 from depth_semantic_gan.stage1 import load_split, predict_depth
 from depth_semantic_gan.config import tiny_config
 from depth_semantic_gan.trainer import Callback, GANTrainer, generate
-from depth_semantic_gan.metrics import depth_metrics, shading_error
+from depth_semantic_gan.metrics import depth_metrics, paired_bootstrap, shading_error
 from depth_semantic_gan.evaluation import ClassMeanPainter, DepthLookup
 from depth_semantic_gan.fid import FIDWarning, evaluate, fid_stats
 
 
 def depth_scores(val):
     "Stage 1: AbsRel and δ<1.25 of a generator on the validation split; `fmt` prints them."
-    def score(G, label_nc=None, pred=None):
-        pred = predict_depth(G, val.labels, label_nc)[:, None] if pred is None else pred
+    def score(G, cfg=None, pred=None):
+        pred = predict_depth(G, val.labels, cfg.label_nc)[:, None] if pred is None else pred
         m = depth_metrics(pred, val.depth)
         return {'abs_rel': m['abs_rel'], 'delta1': m['delta1']}
     return score, lambda r: f"AbsRel {r['abs_rel']:.3f}  δ1 {r['delta1']:.3f}"
 
 
 def image_scores(val, n_kid):
-    "Stage 2 on the exact depth: KID, FID (first `n_kid` items) and shading error (all) of a generator's images."
+    "Image models: KID, FID (first `n_kid` items) and shading error (all, and per item) of a generator's images."
     warnings.simplefilter('ignore', FIDWarning)          # small N is the point here: KID is the number to read
     real = fid_stats(val.images[:n_kid])
-    def score(G, label_nc=None, fake=None):
-        fake = generate(G, val.labels, val.depth, label_nc) if fake is None else fake
+    def score(G, cfg=None, fake=None):                   # Stage 2 on the exact depth, or the baseline without it
+        if fake is None: fake = generate(G, val.labels, val.depth if cfg.spec.cond_depth else None, cfg.label_nc)
         r = evaluate(fake[:n_kid], real, kid_subset_size=max(2, n_kid // 2))
-        return {'kid': r.kid, 'fid': r.fid, 'shading': float(shading_error(fake, val.images, val.labels).mean())}
+        sh = shading_error(fake, val.images, val.labels)
+        return {'kid': r.kid, 'fid': r.fid, 'shading': float(sh.mean()), 'shading_items': sh.tolist()}
     return score, lambda r: f"KIDx10³ {r['kid'] * 1e3:6.1f}  FID {r['fid']:6.1f}  shading {r['shading']:.4f}"
 
 
@@ -63,7 +69,7 @@ class Measure(Callback):
     def after_step(self, t):
         if t.step not in self.at: return
         self.spent += time.perf_counter() - self.t0
-        r = {'step': t.step, 'train_s': round(self.spent, 1), **self.score(t.G, t.cfg.label_nc)}
+        r = {'step': t.step, 'train_s': round(self.spent, 1), **self.score(t.G, t.cfg)}
         self.rows.append(r)
         print(f"  step {t.step:5d}  {self.spent:6.0f} s  {self.fmt(r)}", flush=True)
         self.t0 = time.perf_counter()
@@ -71,7 +77,8 @@ class Measure(Callback):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--stage', default='1', choices=['1', '2'], help='1: depth; 2: images (Stage 2 on exact depth)')
+    p.add_argument('--stage', nargs='+', default=['1'], choices=['1', '2', 'baseline'],
+                   help='1: depth; 2: images (Stage 2 on exact depth); baseline: images without depth')
     p.add_argument('--n-kid', type=int, default=256, help='--stage 2: validation images of KID and FID')
     p.add_argument('--nets', nargs='+', default=['4,16,8', '16,32,16'], help='ngf,SPADE width,ndf per setting')
     p.add_argument('--batch', nargs='+', type=int, default=[8, 16], help='batch sizes (each with every net)')
@@ -88,11 +95,13 @@ def main():
     p.add_argument('--cache', default=None, help='scenes cache folder (default: a scratch folder)')
     p.add_argument('--out', default=None, help='write the rows as JSON here')
     a = p.parse_args()
-    if a.stage == '1' and (a.start != ['noise'] or a.l1 != [0.]): p.error('--start and --l1 are for --stage 2')
+    images = a.stage != ['1']
+    if images and '1' in a.stage: p.error('--stage 1 (depth) runs alone; 2 and baseline (images) run together')
+    if not images and (a.start != ['noise'] or a.l1 != [0.]): p.error('--start and --l1 are for the image models')
     torch.set_num_threads(a.threads)
     root = prepare_scenes(a.cache or scratch_dir()/'scenes', a.n_train, a.n_val, (32,), progress=False)
     train, val = (load_split(str(root), s, 32, 'exact', device='cpu') for s in ('train', 'val'))
-    if a.stage == '1':
+    if not images:
         score, fmt = depth_scores(val)
         anchor = 'lookup', score(None, pred=DepthLookup().fit(train.labels, train.depth)(val.labels)[:, None])
     else:
@@ -102,23 +111,35 @@ def main():
     print(f"{e['cpu_count']} CPUs, {a.threads} threads, torch {e['torch']}; {len(train)} training, "
           f"{len(val)} validation scenes at 32 px; {anchor[0]}: {fmt(anchor[1])}", flush=True)
     out = [{'setting': anchor[0], **anchor[1]}]
-    stage = dict(depth='exact') if a.stage == '1' else dict(depth='exact', eval_depth='exact', oracle=True)
+    sources = {'1': dict(depth='exact'), '2': dict(depth='exact', eval_depth='exact', oracle=True), 'baseline': {}}
     labels = {} if a.full_labels else dict(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)
+    runs = {}                                                             # (stage, setting) -> measured rows
     for nets in a.nets:
         ngf, width, ndf = map(int, nets.split(','))
         for bs, lr, start, l1 in ((b, r, s, w) for b in a.batch for r in a.lr for s in a.start for w in a.l1):
             lr_g, lr_d = map(float, lr.split(','))
-            cfg = tiny_config(a.stage, 32, data=str(root), **stage, ngf=ngf, spade_hidden=width, ndf=ndf,
-                              batch_size=bs, steps=a.steps, lr_g=lr_g, lr_d=lr_d, log_every=50, sample_every=0,
-                              ckpt_every=0, label_skip=start == 'painter', lambda_l1=l1, **labels)
-            name = (f'ngf {ngf}, width {width}, ndf {ndf}, batch {bs}, lr {lr_g:g}/{lr_d:g}, '
-                    f'{cfg.label_nc} label channels' + (f', start {start}, L1 {l1:g}' if a.stage == '2' else ''))
-            print(name, flush=True)
-            seed_everything(0)
-            m = Measure([round(a.steps * (i + 1) / a.points) for i in range(a.points)], score, fmt)
-            GANTrainer(cfg, train, val, cbs=[m]).fit()
-            out += [{'setting': name, 'ngf': ngf, 'width': width, 'ndf': ndf, 'batch': bs, 'lr_g': lr_g, 'lr_d': lr_d,
-                     'start': start, 'l1': l1, **r} for r in m.rows]
+            name = f'ngf {ngf}, width {width}, ndf {ndf}, batch {bs}, lr {lr_g:g}/{lr_d:g}'
+            name += f', start {start}, L1 {l1:g}' if images else ''
+            for st in a.stage:
+                cfg = tiny_config(st, 32, data=str(root), **sources[st], ngf=ngf, spade_hidden=width, ndf=ndf,
+                                  batch_size=bs, steps=a.steps, lr_g=lr_g, lr_d=lr_d, log_every=50, sample_every=0,
+                                  ckpt_every=0, label_skip=start == 'painter', lambda_l1=l1, **labels)
+                print(f"{'' if st == '1' else {'2': 'oracle: ', 'baseline': 'baseline: '}[st]}{name}, "
+                      f'{cfg.label_nc} label channels', flush=True)
+                seed_everything(0)
+                m = Measure([round(a.steps * (i + 1) / a.points) for i in range(a.points)], score, fmt)
+                GANTrainer(cfg, train, val, cbs=[m]).fit()
+                runs[st, name] = m.rows
+                out += [{'stage': st, 'setting': name, 'ngf': ngf, 'width': width, 'ndf': ndf, 'batch': bs,
+                         'lr_g': lr_g, 'lr_d': lr_d, 'start': start, 'l1': l1,
+                         **{k: v for k, v in r.items() if k != 'shading_items'}} for r in m.rows]
+            if {'2', 'baseline'} <= set(a.stage):                      # what exact depth buys, item by item
+                for ro, rb in zip(runs['2', name], runs['baseline', name]):
+                    ci = paired_bootstrap(ro['shading_items'], rb['shading_items'])
+                    print(f"  step {ro['step']:5d}  shading, oracle - baseline: {ci['diff']:+.4f} "
+                          f"[{ci['lo']:+.4f}, {ci['hi']:+.4f}] (detectable {ci['detectable']:.4f})", flush=True)
+                    out.append({'setting': name, 'step': ro['step'], 'oracle_minus_baseline_shading': ci})
+    for r in out: r.pop('shading_items', None)                          # (the anchor's row)
     if a.out: open(a.out, 'w').write(json.dumps(out, indent=1))
 
 
