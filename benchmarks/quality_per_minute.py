@@ -131,15 +131,14 @@ def main():
                 GANTrainer(cfg, train, val, cbs=[m]).fit()
                 runs[st, name] = m.rows
                 out += [{'stage': st, 'setting': name, 'ngf': ngf, 'width': width, 'ndf': ndf, 'batch': bs,
-                         'lr_g': lr_g, 'lr_d': lr_d, 'start': start, 'l1': l1,
-                         **{k: v for k, v in r.items() if k != 'shading_items'}} for r in m.rows]
+                         'lr_g': lr_g, 'lr_d': lr_d, 'start': start, 'l1': l1, **r} for r in m.rows]
             if {'2', 'baseline'} <= set(a.stage):                      # what exact depth buys, item by item
                 for ro, rb in zip(runs['2', name], runs['baseline', name]):
                     ci = paired_bootstrap(ro['shading_items'], rb['shading_items'])
                     print(f"  step {ro['step']:5d}  shading, oracle - baseline: {ci['diff']:+.4f} "
                           f"[{ci['lo']:+.4f}, {ci['hi']:+.4f}] (detectable {ci['detectable']:.4f})", flush=True)
                     out.append({'setting': name, 'step': ro['step'], 'oracle_minus_baseline_shading': ci})
-    for r in out: r.pop('shading_items', None)                          # (the anchor's row)
+    for r in out: r.pop('shading_items', None)                          # per-item values: for the intervals only
     if a.out: open(a.out, 'w').write(json.dumps(out, indent=1))
 
 
