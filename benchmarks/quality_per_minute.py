@@ -18,7 +18,7 @@ therefore models trained with a *shorter schedule cut short*, not fully trained 
 bound for a run of that length. Prints one row per point and the lookup's row, and writes them as JSON (--out).
 
 --stage 2 trains Stage 2 on the exact depth (the oracle: the best case of the image models) and measures, at each
-point, KID x 10^3 and FID on the first --n-kid validation images and the shading error (`06b_metrics`) on all of them,
+point, KID x 10^3 and FID on the first --n-kid validation images and the shading error (`06a_metrics`) on all of them,
 beside the class-mean painter's. --start painter starts G's output at the class-mean painting (`label_skip`, see
 03_spade) and --l1 adds a pixel L1 term of that weight (`lambda_l1`); each is a list, crossed with the other settings.
 --stage 2 baseline trains the SPADE baseline (no depth) beside each oracle setting, from the same seed, and prints what

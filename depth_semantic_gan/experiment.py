@@ -266,7 +266,7 @@ def deviations(preset:Preset) -> list:
         add('monodepth2 model', 'monodepth2 trained on KITTI; which model is not stated',
             f'{PAPER_TEACHER} on each photo (at its 640x192 input), the depth brought to the cache sizes')
     add('depth target', open_, '1 channel: per-image normalised inverse depth (disparity) in [-1, 1], +1 nearest')
-    add('depth FID rendering', open_, 'depth replicated to 3 grey channels for Inception (`06b_metrics`)')
+    add('depth FID rendering', open_, 'depth replicated to 3 grey channels for Inception (`06a_metrics`)')
     if p.vgg: add('VGG loss on Stage-1 depth', open_, 'the depth seen as a grey image (replicated to 3 channels)')
     add('Stage-2 depth', open_, 'G1 in eval mode (BatchNorm running statistics) on each label map, fp32 '
         'unless bf16 is asked for')

@@ -178,7 +178,7 @@ def _output_widget(page):
     return box
 
 def _check_sample_browser(page, name):
-    "01c_scenes: `SampleBrowser`: the index slider and the dataset dropdown change the item and its picture."
+    "01b_scenes: `SampleBrowser`: the index slider and the dataset dropdown change the item and its picture."
     box = _output_widget(page)
     status = box.locator('.widget-html-content').first
     before, text = _picture(box), status.text_content().strip()
@@ -232,8 +232,8 @@ def _check_results_viewer(page, name):
     assert int(readout.text_content()) == first_item + 1
     viewer.screenshot(path=str(SHOTS/f'{name}_widget.png'))
 
-WIDGET_NOTEBOOKS = {'01c_scenes.ipynb': _check_sample_browser, '02_pseudo_depth.ipynb': _check_depth_viewer,
-                    '07d_viewers.ipynb': _check_results_viewer}
+WIDGET_NOTEBOOKS = {'01b_scenes.ipynb': _check_sample_browser, '02_pseudo_depth.ipynb': _check_depth_viewer,
+                    '07c_viewers.ipynb': _check_results_viewer}
 
 @pytest.mark.parametrize('lab', list(WIDGET_NOTEBOOKS), indirect=True, ids=[n[:-6] for n in WIDGET_NOTEBOOKS])
 def test_widgets_in_browser(lab):
