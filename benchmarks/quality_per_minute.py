@@ -31,11 +31,12 @@ import torch
 
 from depth_semantic_gan.core import env_report, scratch_dir, seed_everything
 from depth_semantic_gan.scenes import SCENE_CLASSES, prepare_scenes
-from depth_semantic_gan.stage1 import load_split, predict_depth
+from depth_semantic_gan.runs import load_split
+from depth_semantic_gan.stage1 import DepthLookup, predict_depth
 from depth_semantic_gan.config import tiny_config
 from depth_semantic_gan.trainer import Callback, GANTrainer, generate
 from depth_semantic_gan.metrics import depth_metrics, paired_bootstrap, shading_error
-from depth_semantic_gan.evaluation import ClassMeanPainter, DepthLookup
+from depth_semantic_gan.stage2 import ClassMeanPainter
 from depth_semantic_gan.fid import FIDWarning, evaluate, fid_stats
 
 

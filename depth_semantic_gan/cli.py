@@ -15,7 +15,7 @@ from .cache import cache_paths
 from .config import SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_checkpoint
 from .distributed import setup_distributed
-from .stage1 import run_training
+from .runs import run_training
 from .stage2 import baseline_config, stage2_config, write_stage1_depth
 
 # %% auto #0

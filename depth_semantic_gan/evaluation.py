@@ -9,8 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['image_record', 'depth_record', 'evaluate_seed', 'mean_std', 'noise_verdict', 'Generators', 'DepthLookup',
-           'ClassMeanPainter', 'evaluate_anchors']
+__all__ = ['image_record', 'depth_record', 'evaluate_seed', 'mean_std', 'noise_verdict', 'Generators', 'evaluate_anchors']
 
 # %% ../nbs/07a_evaluation.ipynb #c07a0005
 import numpy as np
@@ -22,8 +21,9 @@ from .spade import class_means, resize_nearest
 from .checkpoints import load_generator
 from .config import Stage
 from .trainer import generate
-from .stage1 import load_split, predict_depth, stage1_source
-from .stage2 import downsize_depth
+from .runs import load_split
+from .stage1 import DepthLookup, predict_depth, stage1_source
+from .stage2 import ClassMeanPainter, downsize_depth
 from .fid import FIDResult, FIDStats, FIDWarning, evaluate, fid_stats
 from .metrics import depth_fid, depth_metrics, shading_error
 from .experiment import Preset, read_preset, run_name
@@ -145,82 +145,6 @@ class Generators:
         cond = downsize_depth(depth, s)                                                        # as Stage 2 was trained
         return {'depth': depth, 'ours': generate(self.G2, lab, cond, self.c2.label_nc),
                 'spade': generate(self.GB, lab, None, self.cb.label_nc)}
-
-# %% ../nbs/07a_evaluation.ipynb #5b3b4fd9
-def _class_ids(labels, # integer (N, H, W) class ids
-               n_classes:int, # ids must lie in 0..n_classes-1
-               what:str, # the caller, named in errors
-              ) -> torch.Tensor:
-    "`labels` as a long (N, H, W) tensor on the CPU, or a clear error."
-    lab = torch.as_tensor(labels)
-    if lab.ndim != 3 or lab.dtype.is_floating_point or lab.dtype == torch.bool:
-        raise ValueError(f'{what}: expected integer (N, H, W) class ids, got {tuple(lab.shape)} {lab.dtype}')
-    lab = lab.cpu().long()
-    if lab.numel() and (lab.min() < 0 or lab.max() >= n_classes):
-        raise ValueError(f'{what}: class ids go from {lab.min()} to {lab.max()}, outside 0..{n_classes - 1}; '
-                         f'pass n_classes= large enough for this data set')
-    return lab
-
-# %% ../nbs/07a_evaluation.ipynb #0938f224
-class DepthLookup:
-    "Non-learned depth anchor: mean training depth per (class, image row), falling back to class, then row means."
-    def __init__(self, n_classes:int=NUM_CLASSES, # class ids lie in 0..n_classes-1 (ADE20K: 151)
-                ):
-        self.n_classes, self.table = n_classes, None     # table: float (n_classes, H) once fitted
-
-    def fit(self, labels, # integer (N, H, W) class ids of the training split
-            depth, # float (N, H, W) or (N, 1, H, W) depth targets in [-1, 1], +1 nearest
-           ) -> DepthLookup:
-        "Fill the (class, row) table from a training split; returns `self`."
-        lab = _class_ids(labels, self.n_classes, 'DepthLookup.fit')
-        d = torch.as_tensor(depth).cpu()
-        if d.shape not in (lab.shape, (lab.shape[0], 1, *lab.shape[1:])) or not len(lab):
-            raise ValueError(f'DepthLookup.fit: depth {tuple(d.shape)} must be (N, H, W) or (N, 1, H, W) with the '
-                             f'labels (N, H, W) = {tuple(lab.shape)}, N > 0')
-        h, k = lab.shape[1], self.n_classes * lab.shape[1]
-        idx = (lab * h + torch.arange(h)[:, None]).flatten()                     # class * H + row, per pixel
-        sums = torch.zeros(k, dtype=torch.float64).scatter_add_(0, idx, d.reshape(-1).double()).view(-1, h)
-        counts = torch.bincount(idx, minlength=k).double().view(-1, h)           # (n_classes, H)
-        cls_mean = sums.sum(1, keepdim=True) / counts.sum(1, keepdim=True)       # NaN for unseen classes
-        row_mean = sums.sum(0, keepdim=True) / counts.sum(0, keepdim=True)       # every row is seen
-        table = torch.where(counts > 0, sums / counts.clamp(min=1), cls_mean)
-        self.table = torch.where(counts.sum(1, keepdim=True) > 0, table, row_mean).float()
-        return self
-
-    def __call__(self, labels, # integer (N, H, W) class ids, H as in training
-                ) -> torch.Tensor: # float32 (N, H, W) depth in [-1, 1] on the CPU
-        "Each pixel's table value for its (class, row)."
-        if self.table is None: raise RuntimeError('DepthLookup: call fit(labels, depth) on a training split first')
-        lab = _class_ids(labels, self.n_classes, 'DepthLookup')
-        if lab.shape[1] != self.table.shape[1]:
-            raise ValueError(f'DepthLookup: fitted on {self.table.shape[1]} rows, got label maps {tuple(lab.shape)}; '
-                             f'fit on a split of the same size')
-        return self.table[lab, torch.arange(lab.shape[1])[:, None]]
-
-# %% ../nbs/07a_evaluation.ipynb #100c7b9e
-class ClassMeanPainter:
-    "Non-learned image anchor: every pixel painted with its class's mean training colour (unseen: the global mean)."
-    def __init__(self, n_classes:int=NUM_CLASSES, # class ids lie in 0..n_classes-1 (ADE20K: 151)
-                ):
-        self.n_classes, self.palette = n_classes, None     # palette: float (n_classes, 3) in [-1, 1] once fitted
-
-    def fit(self, labels, # integer (N, H, W) class ids of the training split
-            images, # uint8 (N, 3, H, W) in 0..255, or float (N, 3, H, W) in [-1, 1]
-           ) -> ClassMeanPainter:
-        "Fill the per-class mean colours from a training split; returns `self`."
-        lab = _class_ids(labels, self.n_classes, 'ClassMeanPainter.fit')
-        x = torch.as_tensor(images).cpu()
-        if x.shape != (lab.shape[0], 3, *lab.shape[1:]) or not len(lab):
-            raise ValueError(f'ClassMeanPainter.fit: images {tuple(x.shape)} must be (N, 3, H, W), channels first, '
-                             f'with the labels (N, H, W) = {tuple(lab.shape)}, N > 0')
-        self.palette = class_means(lab, x, self.n_classes)          # uint8 is read as 0..255 -> [-1, 1]
-        return self
-
-    def __call__(self, labels, # integer (N, H, W) class ids, any size
-                ) -> torch.Tensor: # float32 (N, 3, H, W) in [-1, 1] on the CPU
-        "Each pixel painted with its class's mean colour."
-        if self.palette is None: raise RuntimeError('ClassMeanPainter: call fit(labels, images) on a training split')
-        return self.palette[_class_ids(labels, self.n_classes, 'ClassMeanPainter')].permute(0, 3, 1, 2)
 
 # %% ../nbs/07a_evaluation.ipynb #ac9f443d
 def evaluate_anchors(preset:Preset, # the experiment

@@ -21,7 +21,8 @@ from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
 from .scenes import prepare_scenes
 from .config import SCENES, Stage, TrainConfig
 from .checkpoints import load_checkpoint
-from .stage1 import run_training, stage1_source
+from .runs import run_training
+from .stage1 import stage1_source
 from .distributed import setup_distributed
 from .cli import UsageError, check_count, script
 from .stage2 import stage1_record, write_stage1_depth

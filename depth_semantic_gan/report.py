@@ -22,7 +22,7 @@ from .data import colorize
 from .spade import resize_nearest
 from .config import STAGES, TrainConfig
 from .checkpoints import load_checkpoint
-from .stage1 import load_split
+from .runs import load_split
 from .callbacks import make_grid, plot_losses, to_rgb
 from .fid import fid_mark
 from .metrics import (DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_table, fid_footnote,

@@ -4,78 +4,14 @@
 
 # %% ../nbs/04b_stage1.ipynb #bc259e25
 from __future__ import annotations
-import contextlib
-from pathlib import Path
 import torch
 from torch import nn
-from .core import clean_tmp, folder_lock, rank_world
-from .cache import CacheDataset, cache_paths, cache_root
-from .scenes import prepare_scenes
-from .batches import DeviceData
-from .config import SCENES, DepthSource, TrainConfig
-from .trainer import GANTrainer, generate
-from .checkpoints import load_checkpoint, resume as resume_from
-from .callbacks import default_callbacks
-from .distributed import DDPTrainer, setup_distributed
+from .data import NUM_CLASSES
+from .config import DepthSource
+from .trainer import generate
 
 # %% auto #0
-__all__ = ['data_root', 'load_split', 'run_training', 'predict_depth', 'stage1_source']
-
-# %% ../nbs/04b_stage1.ipynb #78ddf2fb
-def data_root(data:str # `SCENES` (the embedded procedural scenes) or a cache folder
-             ) -> Path:
-    "The cache folder `data` names (`cache_root('scenes')` for the embedded scenes)."
-    if data == SCENES: return cache_root(SCENES)
-    root = Path(data).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f'{root}: no such cache folder (give a folder made by build_cache, or "{SCENES}")')
-    return root
-
-# %% ../nbs/04b_stage1.ipynb #5e22f9de
-def load_split(data:str, # `SCENES` or a cache folder
-               split:str, # 'train' or 'val'
-               size:int, # side of the cached squares
-               depth:str=None, # depth source to load ('exact', a teacher name, 'stage1-<run>') or None
-               device=None, # where the tensors go (default: `default_device()`)
-              ) -> DeviceData:
-    "One cache split, read once and put on the device as a `DeviceData` (the scenes cache is rendered on first use)."
-    root = data_root(data)
-    if data == SCENES and not cache_paths(root, split, size)['data'].exists():
-        prepare_scenes(root, sizes=(size,))                                     # first use
-    a = CacheDataset(root, split, size, depth).arrays()
-    return DeviceData(a['labels'], a['images'], a['depth'], a['ids'], device,
-                      source=f'{root}/{split}_{size}' + (f' + depth {depth!r}' if depth else ''))
-
-# %% ../nbs/04b_stage1.ipynb #9408a9f6
-def run_training(cfg:TrainConfig=None, # the run (ignored when resuming: the checkpoint's config is used)
-                 run=None, # run folder (None: write nothing)
-                 resume:bool=False, # continue the run in `run` from its `last.pt`
-                 until:int=None, # stop after this many iterations in total (default: `cfg.steps`)
-                 device=None, # training device (default: `default_device()`, or the rank's GPU under torchrun)
-                 cbs:list=None, # callbacks (default: `default_callbacks`)
-                ) -> GANTrainer:
-    "Load the training and sample splits `cfg` names onto the device, then train (or resume) and return the trainer."
-    run = None if run is None else Path(run)
-    if resume:
-        if run is None: raise ValueError('resume needs the run folder')
-        if not (run/'last.pt').exists(): raise FileNotFoundError(f'no checkpoint at {run/"last.pt"}: nothing to resume')
-    main = rank_world()[0] == 0          # every rank trains the same run folder; rank 0 writes it
-    with folder_lock(run, 'run folder') if run is not None and main else contextlib.nullcontext():
-        if run is not None and main:
-            for d in (run, run/'samples'): clean_tmp(d)    # what a killed atomic write left
-        sd = load_checkpoint(run/'last.pt') if resume else None
-        if resume: cfg = TrainConfig(**sd['config'])
-        elif run is not None and (run/'last.pt').exists():
-            raise FileExistsError(f'{run} already holds a run (last.pt); resume it or choose another folder')
-        device = device or setup_distributed()[2]
-        train = load_split(cfg.data, 'train', cfg.size, cfg.depth, device)
-        val = load_split(cfg.data, 'val', cfg.size, cfg.eval_depth if cfg.spec.cond_depth else cfg.depth, device)
-        cbs = default_callbacks(cfg, run) if cbs is None else cbs
-        t = (resume_from(run, train, val, state=sd, trainer=DDPTrainer, cbs=cbs) if resume
-             else DDPTrainer(cfg, train, val, run_dir=run, cbs=cbs))
-        if t.is_main:
-            for note in t.notes: print(note)
-        return t.fit(until)
+__all__ = ['predict_depth', 'stage1_source', 'DepthLookup']
 
 # %% ../nbs/04b_stage1.ipynb #77a0c867
 def predict_depth(G:nn.Module, # a Stage-1 generator (run in eval mode)
@@ -92,3 +28,54 @@ def stage1_source(run # a Stage-1 run folder
                  ) -> DepthSource:
     "The cache depth source under which a Stage-1 run's depth is stored: `stage1-<run folder name>-<path hash>`."
     return DepthSource.stage1(run)
+
+# %% ../nbs/04b_stage1.ipynb #5b3b4fd9
+def _class_ids(labels, # integer (N, H, W) class ids
+               n_classes:int, # ids must lie in 0..n_classes-1
+               what:str, # the caller, named in errors
+              ) -> torch.Tensor:
+    "`labels` as a long (N, H, W) tensor on the CPU, or a clear error."
+    lab = torch.as_tensor(labels)
+    if lab.ndim != 3 or lab.dtype.is_floating_point or lab.dtype == torch.bool:
+        raise ValueError(f'{what}: expected integer (N, H, W) class ids, got {tuple(lab.shape)} {lab.dtype}')
+    lab = lab.cpu().long()
+    if lab.numel() and (lab.min() < 0 or lab.max() >= n_classes):
+        raise ValueError(f'{what}: class ids go from {lab.min()} to {lab.max()}, outside 0..{n_classes - 1}; '
+                         f'pass n_classes= large enough for this data set')
+    return lab
+
+# %% ../nbs/04b_stage1.ipynb #0938f224
+class DepthLookup:
+    "Non-learned depth anchor: mean training depth per (class, image row), falling back to class, then row means."
+    def __init__(self, n_classes:int=NUM_CLASSES, # class ids lie in 0..n_classes-1 (ADE20K: 151)
+                ):
+        self.n_classes, self.table = n_classes, None     # table: float (n_classes, H) once fitted
+
+    def fit(self, labels, # integer (N, H, W) class ids of the training split
+            depth, # float (N, H, W) or (N, 1, H, W) depth targets in [-1, 1], +1 nearest
+           ) -> DepthLookup:
+        "Fill the (class, row) table from a training split; returns `self`."
+        lab = _class_ids(labels, self.n_classes, 'DepthLookup.fit')
+        d = torch.as_tensor(depth).cpu()
+        if d.shape not in (lab.shape, (lab.shape[0], 1, *lab.shape[1:])) or not len(lab):
+            raise ValueError(f'DepthLookup.fit: depth {tuple(d.shape)} must be (N, H, W) or (N, 1, H, W) with the '
+                             f'labels (N, H, W) = {tuple(lab.shape)}, N > 0')
+        h, k = lab.shape[1], self.n_classes * lab.shape[1]
+        idx = (lab * h + torch.arange(h)[:, None]).flatten()                     # class * H + row, per pixel
+        sums = torch.zeros(k, dtype=torch.float64).scatter_add_(0, idx, d.reshape(-1).double()).view(-1, h)
+        counts = torch.bincount(idx, minlength=k).double().view(-1, h)           # (n_classes, H)
+        cls_mean = sums.sum(1, keepdim=True) / counts.sum(1, keepdim=True)       # NaN for unseen classes
+        row_mean = sums.sum(0, keepdim=True) / counts.sum(0, keepdim=True)       # every row is seen
+        table = torch.where(counts > 0, sums / counts.clamp(min=1), cls_mean)
+        self.table = torch.where(counts.sum(1, keepdim=True) > 0, table, row_mean).float()
+        return self
+
+    def __call__(self, labels, # integer (N, H, W) class ids, H as in training
+                ) -> torch.Tensor: # float32 (N, H, W) depth in [-1, 1] on the CPU
+        "Each pixel's table value for its (class, row)."
+        if self.table is None: raise RuntimeError('DepthLookup: call fit(labels, depth) on a training split first')
+        lab = _class_ids(labels, self.n_classes, 'DepthLookup')
+        if lab.shape[1] != self.table.shape[1]:
+            raise ValueError(f'DepthLookup: fitted on {self.table.shape[1]} rows, got label maps {tuple(lab.shape)}; '
+                             f'fit on a split of the same size')
+        return self.table[lab, torch.arange(lab.shape[1])[:, None]]

@@ -9,14 +9,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from .core import atomic_write, default_device
+from .data import NUM_CLASSES
+from .spade import class_means
 from .cache import DepthWriter, cache_lock, depth_path
 from .config import DepthSource, Stage, TrainConfig, paper_config, tiny_config
 from .trainer import build_generator
 from .checkpoints import _load_weights, load_checkpoint, state_checksum
-from .stage1 import data_root, load_split, predict_depth, stage1_source
+from .runs import data_root, load_split
+from .stage1 import _class_ids, predict_depth, stage1_source
 
 # %% auto #0
-__all__ = ['STAGE1_RECORD', 'downsize_depth', 'stage1_record', 'write_stage1_depth', 'stage2_config', 'baseline_config']
+__all__ = ['STAGE1_RECORD', 'downsize_depth', 'stage1_record', 'write_stage1_depth', 'stage2_config', 'baseline_config',
+           'ClassMeanPainter']
 
 # %% ../nbs/05_stage2.ipynb #8d43b3db
 def downsize_depth(depth:torch.Tensor, # (..., S, S) Stage-1 targets in [-1, 1]
@@ -88,3 +92,28 @@ def baseline_config(paper:bool=False, # the paper's setting (64 px, batch 64) in
                    ) -> TrainConfig:
     "The plain SPADE baseline: label -> RGB."
     return (paper_config if paper else tiny_config)(Stage.BASELINE, **kw)
+
+# %% ../nbs/05_stage2.ipynb #100c7b9e
+class ClassMeanPainter:
+    "Non-learned image anchor: every pixel painted with its class's mean training colour (unseen: the global mean)."
+    def __init__(self, n_classes:int=NUM_CLASSES, # class ids lie in 0..n_classes-1 (ADE20K: 151)
+                ):
+        self.n_classes, self.palette = n_classes, None     # palette: float (n_classes, 3) in [-1, 1] once fitted
+
+    def fit(self, labels, # integer (N, H, W) class ids of the training split
+            images, # uint8 (N, 3, H, W) in 0..255, or float (N, 3, H, W) in [-1, 1]
+           ) -> ClassMeanPainter:
+        "Fill the per-class mean colours from a training split; returns `self`."
+        lab = _class_ids(labels, self.n_classes, 'ClassMeanPainter.fit')
+        x = torch.as_tensor(images).cpu()
+        if x.shape != (lab.shape[0], 3, *lab.shape[1:]) or not len(lab):
+            raise ValueError(f'ClassMeanPainter.fit: images {tuple(x.shape)} must be (N, 3, H, W), channels first, '
+                             f'with the labels (N, H, W) = {tuple(lab.shape)}, N > 0')
+        self.palette = class_means(lab, x, self.n_classes)          # uint8 is read as 0..255 -> [-1, 1]
+        return self
+
+    def __call__(self, labels, # integer (N, H, W) class ids, any size
+                ) -> torch.Tensor: # float32 (N, 3, H, W) in [-1, 1] on the CPU
+        "Each pixel painted with its class's mean colour."
+        if self.palette is None: raise RuntimeError('ClassMeanPainter: call fit(labels, images) on a training split')
+        return self.palette[_class_ids(labels, self.n_classes, 'ClassMeanPainter')].permute(0, 3, 1, 2)

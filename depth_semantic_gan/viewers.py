@@ -17,7 +17,7 @@ from PIL import Image
 
 from .data import ADE_CLASSES, ADE_PALETTE, NUM_CLASSES, classes_present, colorize
 from .spade import resize_nearest
-from .stage1 import load_split
+from .runs import load_split
 from .callbacks import plot_losses, to_rgb
 from .evaluation import Generators
 from .report import FIGURE_COLUMNS, comparison_rows, fig_png, figure_image, png_bytes, titled

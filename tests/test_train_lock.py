@@ -82,7 +82,7 @@ def _rank(rank, world, port, cache, run):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR='127.0.0.1',
                       MASTER_PORT=str(port), DSG_DEVICE='cpu')
     torch.set_num_threads(1)
-    from depth_semantic_gan.stage1 import run_training
+    from depth_semantic_gan.runs import run_training
     from depth_semantic_gan.config import tiny_config
     cfg = tiny_config('1', size=16, data=str(cache), depth='exact', steps=2, log_every=1, sample_every=0, ckpt_every=0)
     run_training(cfg, run)
