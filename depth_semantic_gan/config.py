@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Optional
 
 # %% auto #0
-__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'PAPER_EPOCHS', 'ADE20K_TRAIN', 'StageSpec', 'Stage', 'DepthSource', 'TrainConfig',
-           'crop_load_size', 'epoch_steps', 'paper_config', 'tiny_config']
+__all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'PAPER_EPOCHS', 'ADE20K_TRAIN', 'QUICK', 'StageSpec', 'Stage', 'DepthSource',
+           'TrainConfig', 'crop_load_size', 'epoch_steps', 'paper_config', 'tiny_config', 'quick_config']
 
 # %% ../nbs/04_config.ipynb #b1aa05c7
 from .spade import INITS, GeneratorConfig
 from .vgg import vgg19_cache_path
+from .scenes import SCENE_CLASSES
 
 # %% ../nbs/04_config.ipynb #1d175252
 @dataclass(frozen=True)
@@ -181,3 +182,15 @@ def tiny_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
     return TrainConfig(**{'stage': stage, 'size': size, 'batch_size': 4, 'steps': 8, 'ngf': g.ngf, 'num_up': g.num_up,
                           'spade_hidden': g.spade_hidden, 'ndf': 8, 'num_D': 2, 'n_layers_D': 2, 'log_every': 2,
                           'sample_every': 4, 'ckpt_every': 4, **kw})
+
+# %% ../nbs/04_config.ipynb #c6fd8c06
+QUICK = dict(ngf=8, spade_hidden=32, ndf=16, lr_g=2e-3, lr_d=2e-3, batch_size=16) # the demo's networks and recipe
+
+def quick_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
+                 size:int=32, # resolution of the cache to train on
+                 **kw, # any other `TrainConfig` field
+                ) -> TrainConfig:
+    "The `quick` demo's recipe on the embedded scenes: `QUICK` networks, 18 label channels; image models from the means + L1."
+    images = {} if Stage(stage) == Stage.STAGE1 else dict(label_skip=True, lambda_l1=100.)
+    scenes = dict(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)
+    return tiny_config(stage, size, **{**QUICK, **scenes, **images, **kw})
