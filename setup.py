@@ -13,7 +13,7 @@ for o in 'version description keywords author author_email lib_name min_python l
 setup_cfg = {o: cfg[o] for o in 'author author_email description'.split()}
 licenses = {'apache2': 'Apache-2.0'}  # SPDX expressions
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
-py_versions = '3.9 3.10 3.11 3.12 3.13'.split()
+py_versions = '3.11 3.12 3.13'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
@@ -30,9 +30,10 @@ setuptools.setup(
                  'Natural Language :: ' + cfg['language'].title()]
                 + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    # find_namespace_packages: the data folder `assets` (no __init__.py) is a package too, as setuptools asks
+    packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
-    package_data={cfg['lib_name']: ['assets/*']},
+    package_data={cfg['lib_name'] + '.assets': ['*.json']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
