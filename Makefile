@@ -1,6 +1,11 @@
 # The two commands of the README:
 #   make demo   set up .venv (first time) and run the main job on the embedded default
-#   make test   set up .venv (first time), check notebooks and library are in sync, run all tests
+#   make test   set up .venv (first time), check notebooks and library are in sync, run all tests (two pytest-xdist
+#               workers: the tests wait on subprocesses, disks and kernels much of the time)
+# Stored outputs: `make notebooks` re-executes every notebook at full size in place (with a record of what made the
+# outputs, which `make test` checks), `make notebooks-stale` those whose record is out of date,
+# `make notebook NB=92_batches` one or several (stems, space-separated); OUT=/tmp/dir writes executed copies there
+# and leaves nbs/ alone (a timing run).
 # Elsewhere, pick your own torch build:  make test TORCH_PKGS="torch torchvision"
 # The browser test needs Chromium: `make test` installs it (apt-get) only in CI (CI=true); elsewhere run `make browser`
 # once, or set DSG_CHROMIUM=/path/to/chromium, or the test skips.
@@ -12,13 +17,13 @@ STAMP      := $(VENV)/.installed
 FASTCORE2  := $(VENV)/fastcore-latest
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test env readme browser
+.PHONY: demo test env readme browser notebooks notebooks-stale notebook
 demo: $(STAMP)
 	$(BIN)/dsg_demo --preset quick
 
 test: $(STAMP) $(FASTCORE2) $(if $(filter true,$(CI)),browser)
 	$(BIN)/python tools/check_sync.py
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 env: $(STAMP)
 
@@ -32,6 +37,19 @@ browser:
 $(FASTCORE2): $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps --upgrade --target $@ fastcore && touch $@ || \
 	  { rm -rf $@; [ "$(CI)" != true ] && echo "could not fetch the newest fastcore: its test will skip"; }
+
+notebooks: $(STAMP)
+	$(BIN)/nbdev_export
+	$(BIN)/python tools/execute_notebooks.py $(if $(OUT),--out $(OUT))
+
+notebooks-stale: $(STAMP)
+	$(BIN)/nbdev_export
+	$(BIN)/python tools/execute_notebooks.py --stale $(if $(OUT),--out $(OUT))
+
+notebook: $(STAMP)
+	@test -n "$(NB)" || { echo 'name the notebook: make notebook NB=92_batches'; exit 2; }
+	$(BIN)/nbdev_export
+	$(BIN)/python tools/execute_notebooks.py $(NB) $(if $(OUT),--out $(OUT))
 
 readme: $(STAMP)
 	$(BIN)/python tools/make_readme.py

@@ -5,7 +5,7 @@ on the same items: the (class, row) depth lookup, or the class-mean painter.
     python benchmarks/quality_per_minute.py                               # the default grid, 2 threads
     python benchmarks/quality_per_minute.py --nets 4,16,8 16,32,16 --batch 8 16 --steps 1500 --points 6
     python benchmarks/quality_per_minute.py --nets 8,32,16 --batch 16 --lr 1e-4,4e-4 1e-3,1e-3 --steps 600 --points 4
-    python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 1e-3,1e-3 --steps 3000 --points 6
+    python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 2e-3,2e-3 --steps 3000 --points 6
     python benchmarks/quality_per_minute.py --stage 2 --nets 8,32,16 --batch 16 --lr 2e-3,2e-3 --steps 600 --points 4 \
         --start noise painter --l1 0 100
     python benchmarks/quality_per_minute.py --stage 2 baseline --nets 8,32,16 --batch 16 --lr 2e-3,2e-3 --steps 1200 \

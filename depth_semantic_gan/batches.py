@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import default_device
 
 # %% auto #0
@@ -49,22 +50,25 @@ class DeviceData:
     @property
     def size(self) -> int: return self.labels.shape[-1]
 
-    def batch(self, idx:torch.Tensor, # (B,) item indices
-              flip:torch.Tensor=None, # (B,) bool: mirror these items left-right
-              crop:torch.Tensor=None, # (B, 2) row, column offsets of each item's `size` crop (None: no crop)
-              load_size:int=None, # with `crop`: the size the items are resized to before the crop (`resize_crop`)
-             ) -> dict:
-        "`label_ids` (uint8), `image` and `depth` (float in [-1, 1]) of items `idx`, flipped and cropped where asked"
-        idx = _to_device(idx, self.device)
-        out = {'label_ids': self.labels[idx], 'image': None, 'depth': None}                    # (B, S, S) uint8
-        if self.images is not None: out['image'] = self.images[idx].float().div_(127.5).sub_(1)   # (B, 3, S, S)
-        if self.depth is not None: out['depth'] = self.depth[idx]                                   # (B, 1, S, S)
-        f = None if flip is None else _to_device(flip, self.device)
-        if crop is not None: return resize_crop(out, load_size, _to_device(crop, self.device), f)
-        if f is not None:
-            out = {k: None if v is None else torch.where(f.view(-1, *[1] * (v.ndim - 1)), v.flip(-1), v)
-                   for k, v in out.items()}
-        return out
+# %% ../nbs/92_batches.ipynb #85c74821
+@patch
+def batch(self:DeviceData,
+          idx:torch.Tensor, # (B,) item indices
+          flip:torch.Tensor=None, # (B,) bool: mirror these items left-right
+          crop:torch.Tensor=None, # (B, 2) row, column offsets of each item's `size` crop (None: no crop)
+          load_size:int=None, # with `crop`: the size the items are resized to before the crop (`resize_crop`)
+         ) -> dict:
+    "`label_ids` (uint8), `image` and `depth` (float in [-1, 1]) of items `idx`, flipped and cropped where asked"
+    idx = _to_device(idx, self.device)
+    out = {'label_ids': self.labels[idx], 'image': None, 'depth': None}                    # (B, S, S) uint8
+    if self.images is not None: out['image'] = self.images[idx].float().div_(127.5).sub_(1)   # (B, 3, S, S)
+    if self.depth is not None: out['depth'] = self.depth[idx]                                   # (B, 1, S, S)
+    f = None if flip is None else _to_device(flip, self.device)
+    if crop is not None: return resize_crop(out, load_size, _to_device(crop, self.device), f)
+    if f is not None:
+        out = {k: None if v is None else torch.where(f.view(-1, *[1] * (v.ndim - 1)), v.flip(-1), v)
+               for k, v in out.items()}
+    return out
 
 # %% ../nbs/92_batches.ipynb #e48cb777
 class BatchSampler:

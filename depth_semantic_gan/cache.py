@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib, errno, hashlib, json, os, shutil, threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['cache_root', 'cache_dtype', 'cache_paths', 'depth_path', 'encode_depth', 'decode_depth', 'cache_lock',
@@ -155,36 +156,41 @@ class DepthWriter:
         try: self._unlock()
         except Exception: pass   # at interpreter exit; the kernel drops the lock with the process anyway
 
-    def write(self, start:int, # index of the first item in `targets`
-              targets, # Stage-1 targets (B, S, S) or (B, 1, S, S) in [-1, 1]
-             ):
-        "Store items `start..start+B`; they must continue (or overwrite) what is done, so no gap is left."
-        if self.final.exists(): raise FileExistsError(f'{self.final} is complete; delete it to write it again')
-        u = encode_depth(targets)
-        if u.shape[-2:] != (self.size, self.size) or u.ndim not in (3, 4) or (u.ndim == 4 and u.shape[1] != 1):
-            S = self.size
-            raise ValueError(f'{self.partial}: targets must be (B, {S}, {S}) or (B, 1, {S}, {S}), got {u.shape}')
-        u = u.reshape(-1, self.size, self.size)
-        if start > self.done:
-            raise ValueError(f'{self.partial}: items 0..{self.done-1} are done, writing at {start} would leave a gap')
-        if start + len(u) > self.n:
-            raise ValueError(f'{self.partial}: items {start}..{start+len(u)-1} exceed N = {self.n}')
-        if self._key is None: self._key = _hold(self.root)   # written to again after `close`
-        self.arr[start:start+len(u)] = u
-        self.arr.flush()
-        self.done = max(self.done, start + len(u))
-        self._record()
-        if self.complete: self.close()
+# %% ../nbs/91_cache.ipynb #1cb5b56d
+@patch
+def write(self:DepthWriter,
+          start:int, # index of the first item in `targets`
+          targets, # Stage-1 targets (B, S, S) or (B, 1, S, S) in [-1, 1]
+         ):
+    "Store items `start..start+B`; they must continue (or overwrite) what is done, so no gap is left."
+    if self.final.exists(): raise FileExistsError(f'{self.final} is complete; delete it to write it again')
+    u = encode_depth(targets)
+    if u.shape[-2:] != (self.size, self.size) or u.ndim not in (3, 4) or (u.ndim == 4 and u.shape[1] != 1):
+        S = self.size
+        raise ValueError(f'{self.partial}: targets must be (B, {S}, {S}) or (B, 1, {S}, {S}), got {u.shape}')
+    u = u.reshape(-1, self.size, self.size)
+    if start > self.done:
+        raise ValueError(f'{self.partial}: items 0..{self.done-1} are done, writing at {start} would leave a gap')
+    if start + len(u) > self.n:
+        raise ValueError(f'{self.partial}: items {start}..{start+len(u)-1} exceed N = {self.n}')
+    if self._key is None: self._key = _hold(self.root)   # written to again after `close`
+    self.arr[start:start+len(u)] = u
+    self.arr.flush()
+    self.done = max(self.done, start + len(u))
+    self._record()
+    if self.complete: self.close()
 
-    def close(self) -> Path:
-        "Publish the file if complete (else keep the partial file for resuming), release the lock; returns its path."
-        if self.arr is not None: self.arr.flush()
-        if self.complete and not self.final.exists():
-            self.arr = None
-            os.replace(self.partial, self.final)
-            self.progress.unlink()
-        self._unlock()
-        return self.final
+# %% ../nbs/91_cache.ipynb #4942cd2a
+@patch
+def close(self:DepthWriter) -> Path:
+    "Publish the file if complete (else keep the partial file for resuming), release the lock; returns its path."
+    if self.arr is not None: self.arr.flush()
+    if self.complete and not self.final.exists():
+        self.arr = None
+        os.replace(self.partial, self.final)
+        self.progress.unlink()
+    self._unlock()
+    return self.final
 
 # %% ../nbs/91_cache.ipynb #767b9353
 def depth_sources(root, split:str, size:int) -> list[str]:
@@ -223,6 +229,28 @@ def _built(p:dict, ids:list) -> bool:
     if p['ids'].exists() and json.loads(p['ids'].read_text()) == ids: return True
     raise FileExistsError(f'{p["data"]} holds other items than this source; delete it and {p["ids"].name} to rebuild')
 
+def _open_build(root, split:str, size:int, p:dict, ids:list, key:dict) -> tuple:
+    "`(records, items done, has_depth)`: the unfinished build `key` resumed, else a fresh one started."
+    state = json.loads(p['progress'].read_text()) if p['progress'].exists() else {}
+    if {k: state.get(k) for k in key} == key and p['partial'].exists():
+        return open_reserved(p['partial']), state['done'], state['has_depth']
+    if stale := depth_sources(root, split, size):   # of an earlier cache of this split and size: would not match
+        old = depth_path(root, split, size, stale[0])
+        raise FileExistsError(f'{old} (and {len(stale)-1} more) belong to an earlier {split}_{size} cache '
+                              'that is gone; delete them before building a new one')
+    for f in Path(root).glob(f'{split}_{size}.depth_*.p*'): f.unlink()   # unfinished depth writes of it
+    with atomic_write(p['ids'], 'w') as f: json.dump(ids, f)
+    return open_reserved(p['partial'], cache_dtype(size), (len(ids),)), 0, None
+
+def _has_depth(items:list, idx:range, ids:list, has_depth:bool|None) -> bool:
+    "Whether the items `idx` give depth: all of them or none, like the items before them (`has_depth`; None: first)."
+    for i, r in zip(idx, items):
+        if has_depth is None: has_depth = r['depth'] is not None
+        if (r['depth'] is not None) != has_depth:
+            raise DataError(f'item {i} ({ids[i]}) {"lacks" if has_depth else "has"} depth, unlike the items before it')
+    return has_depth
+
+# %% ../nbs/91_cache.ipynb #bc22d7bb
 def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE20KFiles`)
                 root, # cache folder of the dataset (e.g. `cache_root('ade20k')`)
                 split:str, # split name in the cache ('train', 'val')
@@ -240,32 +268,15 @@ def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE2
         clean_tmp(root)                    # temporary files of atomic writes killed mid-way
         if _built(p, ids): return p['data']   # another process finished it while this one waited
         key = {'n': n, 'size': size, 'ids': _ids_key(ids), 'depth_source': depth_source}
-        state = json.loads(p['progress'].read_text()) if p['progress'].exists() else {}
-        if {k: state.get(k) for k in key} == key and p['partial'].exists():
-            arr, done, has_depth = open_reserved(p['partial']), state['done'], state['has_depth']
-        else:   # a fresh build: depth files of an earlier cache of this split and size would not match it
-            if stale := depth_sources(root, split, size):
-                old = depth_path(root, split, size, stale[0])
-                raise FileExistsError(f'{old} (and {len(stale)-1} more) belong to an earlier {split}_{size} cache '
-                                      'that is gone; delete them before building a new one')
-            for f in Path(root).glob(f'{split}_{size}.depth_*.p*'): f.unlink()   # unfinished depth writes of it
-            with atomic_write(p['ids'], 'w') as f: json.dump(ids, f)
-            arr, done, has_depth = open_reserved(p['partial'], cache_dtype(size), (n,)), 0, None
+        arr, done, has_depth = _open_build(root, split, size, p, ids, key)
         dw = DepthWriter(root, split, size, depth_source, n) if has_depth else None
-        def record():
-            with atomic_write(p['progress'], 'w') as f: json.dump({**key, 'done': done, 'has_depth': has_depth}, f)
         try:
             with ThreadPoolExecutor(workers) as pool, tqdm(total=n, initial=done, desc=f'{split}_{size}', unit='img',
                                                            disable=None if progress else True) as bar:
                 while done < n:
                     idx = range(done, min(done + chunk, n))
                     items = list(pool.map(lambda i: _read_checked(source, i, size), idx))
-                    for i, r in zip(idx, items):
-                        if has_depth is None: has_depth = r['depth'] is not None
-                        if (r['depth'] is not None) != has_depth:
-                            raise DataError(f'item {i} ({ids[i]}) {"lacks" if has_depth else "has"} depth, '
-                                            'unlike the items before it')
-                    if has_depth:
+                    if has_depth := _has_depth(items, idx, ids, has_depth):
                         dw = dw or DepthWriter(root, split, size, depth_source, n)
                         if not dw.complete:
                             dep = torch.from_numpy(np.stack([r['depth'] for r in items]))
@@ -274,7 +285,8 @@ def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE2
                     arr['label'][idx.start:idx.stop] = np.stack([r['label'] for r in items])
                     arr.flush()
                     done = idx.stop
-                    record()
+                    with atomic_write(p['progress'], 'w') as f:
+                        json.dump({**key, 'done': done, 'has_depth': has_depth}, f)
                     bar.update(len(idx))
         finally:
             if dw is not None: dw.close()   # keeps an unfinished depth file for resuming; releases its lock hold

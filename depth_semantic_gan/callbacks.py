@@ -103,6 +103,7 @@ def read_log(path) -> list:
     path = Path(path)
     return _read_jsonl(path/'log.jsonl' if path.is_dir() else path)
 
+# %% ../nbs/94_callbacks.ipynb #00f43ec4
 class LossLogger(Callback):
     "Every `every` steps: read the losses (one host sync, the NaN check); log them, the rates and img/s to `path`."
     order = 10

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CKPT_KEYS', 'rng_state', 'set_rng_state', 'CheckpointError', 'state_checksum', 'save_checkpoint', 'checkpoint_bytes',
-           'Checkpointer', 'load_checkpoint', 'resume', 'load_generator']
+           'load_checkpoint', 'resume', 'load_generator', 'Checkpointer']
 
 # %% ../nbs/93_checkpoints.ipynb #c11dd6f2
 import numpy as np
@@ -99,6 +99,7 @@ def save_checkpoint(t:GANTrainer, # the trainer
     t.saved_at = (t.step, path)
     return path
 
+# %% ../nbs/93_checkpoints.ipynb #54f80ae3
 def checkpoint_bytes(cfg:TrainConfig) -> int:
     "About how many bytes `save_checkpoint` writes for `cfg`: G and D, Adam's two moments of every weight, buffers."
     with torch.device('meta'): G, D = build_models(cfg)   # shapes only: nothing is allocated
@@ -106,20 +107,6 @@ def checkpoint_bytes(cfg:TrainConfig) -> int:
     trained = [p for m in (G, D) for p in m.parameters() if p.requires_grad]   # each with 2 moments and a step
     return _file_bytes(sum(v.nbytes for v in saved) + sum(2 * p.nbytes + 4 for p in trained),
                        len(saved) + 3 * len(trained))
-
-class Checkpointer(Callback):
-    "Save `last.pt` in the run folder every `every` steps and at the end of a successful `fit`."
-    order = 30
-    def __init__(self, every:int): self.every = every
-    def before_fit(self, t): self.saved = t.step
-    def _save(self, t):
-        if t.run_dir is None or self.saved == t.step: return
-        save_checkpoint(t)
-        self.saved = t.step
-    def after_step(self, t):
-        if t.due(self.every): self._save(t)
-    def after_fit(self, t):
-        if not t.failed: self._save(t)
 
 # %% ../nbs/93_checkpoints.ipynb #43cbc93a
 def _what_is(obj) -> str:
@@ -184,6 +171,7 @@ def resume(run_dir, # folder holding `last.pt`
     t.saved_at = (t.step, path)
     return t
 
+# %% ../nbs/93_checkpoints.ipynb #04b32263
 def load_generator(run, # run folder (or its `last.pt`)
                    device=None, # where to put G (default: `default_device()`)
                   ) -> tuple:
@@ -195,3 +183,18 @@ def load_generator(run, # run folder (or its `last.pt`)
     G = build_generator(cfg)
     _load_weights(G, sd['G'], path, 'G')
     return G.to(device or default_device()).eval(), cfg
+
+# %% ../nbs/93_checkpoints.ipynb #67694b38
+class Checkpointer(Callback):
+    "Save `last.pt` in the run folder every `every` steps and at the end of a successful `fit`."
+    order = 30
+    def __init__(self, every:int): self.every = every
+    def before_fit(self, t): self.saved = t.step
+    def _save(self, t):
+        if t.run_dir is None or self.saved == t.step: return
+        save_checkpoint(t)
+        self.saved = t.step
+    def after_step(self, t):
+        if t.due(self.every): self._save(t)
+    def after_fit(self, t):
+        if not t.failed: self._save(t)

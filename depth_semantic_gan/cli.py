@@ -12,6 +12,7 @@ from .core import FolderBusy, disk_full, rank_world
 from .spade import GeneratorConfig
 from .vgg import VGGWeightsInvalid, VGGWeightsMissing, find_vgg19_weights
 from .cache import cache_paths
+from .scenes import prepare_scenes
 from .config import SCENES, Stage, TrainConfig, paper_config, tiny_config
 from .checkpoints import load_checkpoint
 from .distributed import setup_distributed
@@ -51,6 +52,7 @@ def cli_parser(f, # function whose parameters become the options (help from its 
                        choices=choices.get(name), metavar=name.upper(), help=doc + default)
     return p
 
+# %% ../nbs/97_cli.ipynb #0d1381ed
 def script(**choices):
     "Decorator: the function doubles as a console script (`choices`: parameter name -> allowed values)."
     def deco(f):
@@ -89,18 +91,15 @@ def check_count(option:str, # the option, for the message ('--steps')
 def _cached_sizes(root:Path, split:str) -> list:
     return sorted(int(p.stem.split('_')[1]) for p in root.glob(f'{split}_*.npy') if p.stem.split('_')[1].isdigit())
 
-def dsg_train_config(stage:str='1', run='runs/stage1', data:str=SCENES, size:int=None, paper:bool=False,
-                     steps:int=None, batch_size:int=None, depth:str=None, stage1_run:str=None, seed:int=0,
-                     compile:bool=False, vgg_weights:str=None, log_every:int=None, sample_every:int=None,
-                     ckpt_every:int=None, no_vgg:bool=False) -> TrainConfig:
-    "The `TrainConfig` of `dsg_train`'s arguments, checked before anything is written; `UsageError` names a bad one."
+def _check_args(stage, run, data, size, paper, steps, batch_size, stage1_run, seed, vgg_weights, log_every,
+                sample_every, ckpt_every, no_vgg):
+    "The checks of `dsg_train`'s arguments that need no config: counts, stage, run and data folders, size, Stage 1."
     for opt, v, least in (('--steps', steps, 1), ('--batch_size', batch_size, 1), ('--seed', seed, 0),
                           ('--log_every', log_every, 1), ('--sample_every', sample_every, 0),
                           ('--ckpt_every', ckpt_every, 0)):
         check_count(opt, v, least)
     if stage not in [s.value for s in Stage]:
         raise UsageError(f'--stage must be one of {", ".join(Stage)}, got {stage!r}')
-    stage = Stage(stage)
     if (Path(run)/'last.pt').exists():
         raise UsageError(f'{run} already holds a run (last.pt); resume it with --resume or choose another --run')
     if data != SCENES and not Path(data).expanduser().is_dir():
@@ -110,11 +109,21 @@ def dsg_train_config(stage:str='1', run='runs/stage1', data:str=SCENES, size:int
     if size is not None and (not isinstance(size, int) or size < 1 or size % m):
         raise UsageError(f'--size must be a positive multiple of {m} (the {"paper" if paper else "tiny"} generator), '
                          f'got {size!r}')
-    if stage is Stage.STAGE2:
+    if stage == Stage.STAGE2:
         if stage1_run is None: raise UsageError('stage 2 needs --stage1_run: the Stage-1 run whose depth it reads')
         if not (Path(stage1_run)/'last.pt').exists():
             raise UsageError(f'--stage1_run {stage1_run}: no trained run there (no last.pt); train Stage 1 first')
     if no_vgg and vgg_weights: raise UsageError('--no_vgg and --vgg_weights contradict each other: give one')
+
+# %% ../nbs/97_cli.ipynb #9915a2cf
+def dsg_train_config(stage:str='1', run='runs/stage1', data:str=SCENES, size:int=None, paper:bool=False,
+                     steps:int=None, batch_size:int=None, depth:str=None, stage1_run:str=None, seed:int=0,
+                     compile:bool=False, vgg_weights:str=None, log_every:int=None, sample_every:int=None,
+                     ckpt_every:int=None, no_vgg:bool=False) -> TrainConfig:
+    "The `TrainConfig` of `dsg_train`'s arguments, checked before anything is written; `UsageError` names a bad one."
+    _check_args(stage, run, data, size, paper, steps, batch_size, stage1_run, seed, vgg_weights, log_every,
+                sample_every, ckpt_every, no_vgg)
+    stage = Stage(stage)
     kw = {k: v for k, v in dict(data=data, size=size, steps=steps, batch_size=batch_size, seed=seed, compile=compile,
                                 vgg_weights=vgg_weights, log_every=log_every, sample_every=sample_every,
                                 ckpt_every=ckpt_every).items() if v is not None}
@@ -172,11 +181,12 @@ def dsg_train(stage:str='1', # '1' (label -> depth), '2' (label + depth -> RGB) 
         return
     cfg = dsg_train_config(stage, run, data, size, paper, steps, batch_size, depth, stage1_run, seed, compile,
                            vgg_weights, log_every, sample_every, ckpt_every, no_vgg)
-    if cfg.stage is Stage.STAGE2:
-        rank, world, _ = rank_world()
-        if rank == 0:
+    rank, world, _ = rank_world()
+    if rank == 0:                   # the data first, a step of its own: the scenes at this size, Stage 2's depth
+        if data == SCENES: prepare_scenes(sizes=(cfg.size,))
+        if cfg.stage is Stage.STAGE2:
             for split in ('train', 'val'): write_stage1_depth(stage1_run, split, cfg.size, data)
-        if world > 1:
-            setup_distributed()
-            dist.barrier()          # the other ranks wait for the depth files
+    if world > 1 and (data == SCENES or cfg.stage is Stage.STAGE2):
+        setup_distributed()
+        dist.barrier()              # the other ranks wait for the data and the depth files
     run_training(cfg, run, until=stop_at)

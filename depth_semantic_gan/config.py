@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Optional
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['STAGES', 'SCENES', 'PAPER_BATCH', 'PAPER_EPOCHS', 'ADE20K_TRAIN', 'QUICK', 'StageSpec', 'Stage', 'DepthSource',
@@ -61,10 +62,10 @@ class DepthSource(str):
     @property
     def is_stage1(self) -> bool: return self.startswith(self.STAGE1_PREFIX)
 
-# %% ../nbs/04_config.ipynb #008da999
+# %% ../nbs/04_config.ipynb #9aea294d
 @dataclass(frozen=True)
-class TrainConfig:
-    "Everything that defines a training run (saved in every checkpoint)."
+class _WhatToTrain:
+    "The first fields of a `TrainConfig`: the stage, its data and depth, the label space, the networks."
     stage: Stage = Stage.STAGE1 # `Stage` or its word: '1', '2' or 'baseline'
     size: int = 64 # training resolution; must equal the data cache's size
     batch_size: int = 64 # global batch (split evenly across DDP ranks)
@@ -81,6 +82,11 @@ class TrainConfig:
     ndf: int = 64 # discriminator width
     num_D: int = 2 # discriminator scales
     n_layers_D: int = 4 # layers per discriminator scale
+
+# %% ../nbs/04_config.ipynb #5dc1a3f2
+@dataclass(frozen=True)
+class TrainConfig(_WhatToTrain):
+    "Everything that defines a training run (saved in every checkpoint): what it trains, and how."
     lr_g: float = 1e-4 # generator learning rate (TTUR)
     lr_d: float = 4e-4 # discriminator learning rate (TTUR)
     beta1: float = 0.0 # Adam beta1
@@ -103,6 +109,8 @@ class TrainConfig:
     sample_every: int = 1000 # sample grid every N steps (0: never)
     ckpt_every: int = 1000 # checkpoint every N steps (0: only at the end)
 
+    def __post_init__(self): self.validate()   # (below)
+
     @property
     def spec(self) -> StageSpec: return self.stage.spec
 
@@ -110,38 +118,41 @@ class TrainConfig:
         "The fields as plain values (the stage as its word): what checkpoints and JSON files store."
         return {**asdict(self), 'stage': self.stage.value}
 
-    def __post_init__(self):
-        try: object.__setattr__(self, 'stage', Stage(self.stage))
-        except ValueError:
-            raise ValueError(f'stage must be one of {[s.value for s in Stage]}, got {self.stage!r}') from None
-        if self.label_ids is not None:
-            object.__setattr__(self, 'label_ids', tuple(int(i) for i in self.label_ids))   # (JSON gives a list)
-            if self.label_nc != len(self.label_ids) + 1 or len(set(self.label_ids)) != len(self.label_ids):
-                raise ValueError(f'label_ids must be distinct ids, with label_nc = len(label_ids) + 1 (channel 0: '
-                                 f'every other id) = {len(self.label_ids) + 1}; got label_nc={self.label_nc}')
-        for k in ('data', 'depth', 'eval_depth', 'vgg_weights'):   # plain str, no subclass: torch.load(weights_only)
-            if isinstance(v := getattr(self, k), str): object.__setattr__(self, k, str.__str__(v))
-        s, spec = self.stage.value, self.spec
-        if spec.cond_depth and self.depth is None:
-            raise ValueError(f'stage {s} needs a depth source (depth=...): the depth Stage 1 generated '
-                             f"for the training split ('stage1-<run>') or a teacher's depth")
-        if self.oracle and not (spec.cond_depth and self.eval_depth == self.depth):
-            raise ValueError(f'an oracle is a stage-2 model evaluated on the depth it was trained on (eval_depth = '
-                             f'depth); got stage {s}, depth {self.depth!r}, eval_depth {self.eval_depth!r}')
-        if spec.cond_depth and not self.oracle and not DepthSource(self.eval_depth or '').is_stage1:
-            raise ValueError(f"stage {s} is evaluated on Stage-1 depth: eval_depth must name a 'stage1-<run>' "
-                             f'source (or set oracle=True to evaluate on the reference depth), got {self.eval_depth!r}')
-        if self.stage is Stage.STAGE1 and self.depth is None:
-            raise ValueError("stage 1 learns depth: give the cache's depth source (depth='exact' or a teacher name)")
-        if self.size % 2**self.num_up:
-            raise ValueError(f'size {self.size} must be a multiple of 2**num_up = {2**self.num_up}')
-        if self.batch_size < 1 or self.steps < 1: raise ValueError('batch_size and steps must be positive')
-        if not 0 <= self.decay_start <= 1: raise ValueError(f'decay_start must lie in [0, 1], got {self.decay_start}')
-        if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
-        if self.load_size is not None and self.load_size < self.size:
-            raise ValueError(f'load_size {self.load_size} is smaller than the crop size {self.size}')
+# %% ../nbs/04_config.ipynb #4ed49ded
+@patch
+def validate(self:TrainConfig):
+    "Normalise the fields (stage, label ids, plain strings) and fail on a run that cannot work."
+    try: object.__setattr__(self, 'stage', Stage(self.stage))
+    except ValueError:
+        raise ValueError(f'stage must be one of {[s.value for s in Stage]}, got {self.stage!r}') from None
+    if self.label_ids is not None:
+        object.__setattr__(self, 'label_ids', tuple(int(i) for i in self.label_ids))   # (JSON gives a list)
+        if self.label_nc != len(self.label_ids) + 1 or len(set(self.label_ids)) != len(self.label_ids):
+            raise ValueError(f'label_ids must be distinct ids, with label_nc = len(label_ids) + 1 (channel 0: '
+                             f'every other id) = {len(self.label_ids) + 1}; got label_nc={self.label_nc}')
+    for k in ('data', 'depth', 'eval_depth', 'vgg_weights'):   # plain str, no subclass: torch.load(weights_only)
+        if isinstance(v := getattr(self, k), str): object.__setattr__(self, k, str.__str__(v))
+    s, spec = self.stage.value, self.spec
+    if spec.cond_depth and self.depth is None:
+        raise ValueError(f'stage {s} needs a depth source (depth=...): the depth Stage 1 generated '
+                         f"for the training split ('stage1-<run>') or a teacher's depth")
+    if self.oracle and not (spec.cond_depth and self.eval_depth == self.depth):
+        raise ValueError(f'an oracle is a stage-2 model evaluated on the depth it was trained on (eval_depth = '
+                         f'depth); got stage {s}, depth {self.depth!r}, eval_depth {self.eval_depth!r}')
+    if spec.cond_depth and not self.oracle and not DepthSource(self.eval_depth or '').is_stage1:
+        raise ValueError(f"stage {s} is evaluated on Stage-1 depth: eval_depth must name a 'stage1-<run>' "
+                         f'source (or set oracle=True to evaluate on the reference depth), got {self.eval_depth!r}')
+    if self.stage is Stage.STAGE1 and self.depth is None:
+        raise ValueError("stage 1 learns depth: give the cache's depth source (depth='exact' or a teacher name)")
+    if self.size % 2**self.num_up:
+        raise ValueError(f'size {self.size} must be a multiple of 2**num_up = {2**self.num_up}')
+    if self.batch_size < 1 or self.steps < 1: raise ValueError('batch_size and steps must be positive')
+    if not 0 <= self.decay_start <= 1: raise ValueError(f'decay_start must lie in [0, 1], got {self.decay_start}')
+    if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
+    if self.load_size is not None and self.load_size < self.size:
+        raise ValueError(f'load_size {self.load_size} is smaller than the crop size {self.size}')
 
-# %% ../nbs/04_config.ipynb #959c4a7f
+# %% ../nbs/04_config.ipynb #d5eafde3
 PAPER_BATCH = {(Stage.STAGE1, 64): 64, (Stage.STAGE1, 128): 12, (Stage.STAGE2, 64): 64, (Stage.BASELINE, 64): 64}
 PAPER_EPOCHS = (100, 100) # the SPADE paper's ADE20K schedule: epochs at the full rate, then linear decay to 0
 ADE20K_TRAIN = 20_210 # ADE20K training images: what the paper's steps are counted over
@@ -158,12 +169,13 @@ def epoch_steps(epochs:tuple, # (full-rate, decay) epochs
     full, decay = epochs
     return math.ceil((full + decay) * n_items / batch_size), full / (full + decay)
 
+# %% ../nbs/04_config.ipynb #8e99f2fb
 def paper_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
                  size:int=64, # 64 (all stages) or 128 (Stage 1)
                  n_items:int=ADE20K_TRAIN, # training items the epochs count
                  **kw, # any other `TrainConfig` field (depth, steps, vgg_weights=None, ...)
                 ) -> TrainConfig:
-    "The paper's setting (batch by stage and size) with the NVlabs recipe: VGG loss, GPU init, fp32, crops, 200 epochs."
+    "The paper's setting (batch by stage and size) with NVlabs' recipe: VGG loss, GPU init, fp32, crops, 200 epochs."
     if (stage, size) not in PAPER_BATCH:
         raise ValueError(f'the paper trains no stage {str(stage)!r} at {size} px; '
                          f'choose from {[(s.value, n) for s, n in PAPER_BATCH]}')
@@ -173,6 +185,7 @@ def paper_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
                   vgg_weights=str(vgg19_cache_path()), init='nvlabs-gpu', load_size=crop_load_size(size))
     return TrainConfig(**{**recipe, **kw})
 
+# %% ../nbs/04_config.ipynb #586e4300
 def tiny_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
                 size:int=32, # resolution of the cache to train on
                 **kw, # any other `TrainConfig` field
@@ -190,7 +203,7 @@ def quick_config(stage:Stage='1', # `Stage` or its word: '1', '2' or 'baseline'
                  size:int=32, # resolution of the cache to train on
                  **kw, # any other `TrainConfig` field
                 ) -> TrainConfig:
-    "The `quick` demo's recipe on the embedded scenes: `QUICK` networks, 18 label channels; image models from the means + L1."
+    "The `quick` demo's recipe on the scenes: `QUICK` networks, 18 label channels; image models from the means + L1."
     images = {} if Stage(stage) == Stage.STAGE1 else dict(label_skip=True, lambda_l1=100.)
     scenes = dict(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)
     return tiny_config(stage, size, **{**QUICK, **scenes, **images, **kw})

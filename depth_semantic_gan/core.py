@@ -189,6 +189,34 @@ def _resume_from(url, part, meta, verified) -> tuple:
     return 0, {}
 
 # %% ../nbs/90_core.ipynb #2d987f21
+def _open(url, headers, have, dest, md5, sha1, timeout):
+    "The server's answer to a (ranged) request for `url`; None when the part file already holds all of it."
+    try: return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have: return None   # the part file already holds everything
+        raise DownloadError(f'Downloading {url} failed: HTTP {e.code} {e.reason}.') from e
+    except (urllib.error.URLError, OSError) as e:
+        raise DownloadError(f'Cannot reach {url} ({getattr(e, "reason", e)}). Are you offline? Fetch the file by hand '
+                            f'and save it as {dest}' + (f' (MD5 {md5})' if md5 else '')
+                            + (f' (SHA1 {sha1})' if sha1 else '')
+                            + '; it is then used as is.') from e
+
+def _receive(resp, url, part, meta, have, desc, progress):
+    "Append the body of `resp` to `part` (or write it anew when the server sent the whole file), with a progress bar."
+    with resp:
+        if have and resp.status != 206: have = 0   # the server sent the whole file (no ranges, or it changed)
+        if not have:
+            with atomic_write(meta, 'w') as f: json.dump({'url': url, 'validator': _validator(resp)}, f)
+        total = resp.length + have if resp.length is not None else None
+        bar = tqdm(total=total, initial=have, unit='B', unit_scale=True, desc=desc, disable=None if progress else True)
+        with open(part, 'ab' if have else 'wb') as f, bar:
+            while chunk := resp.read(1 << 20):
+                f.write(chunk); bar.update(len(chunk))
+        if total is not None and part.stat().st_size != total:
+            raise DownloadError(f'{url}: connection closed after {part.stat().st_size} of {total} bytes; '
+                                f'run again to resume from {part}.')
+
+# %% ../nbs/90_core.ipynb #bff6d7d4
 def download(url:str, # address to fetch
              dest, # final file name
              md5:str=None, # expected MD5 of the whole file, if known
@@ -204,29 +232,8 @@ def download(url:str, # address to fetch
     dest.parent.mkdir(parents=True, exist_ok=True)
     part, meta = dest.with_name(dest.name + '.part'), dest.with_name(dest.name + '.part.json')
     have, headers = _resume_from(url, part, meta, bool(md5 or sha1))
-    try: resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have: resp = None   # the part file already holds everything
-        else: raise DownloadError(f'Downloading {url} failed: HTTP {e.code} {e.reason}.') from e
-    except (urllib.error.URLError, OSError) as e:
-        raise DownloadError(f'Cannot reach {url} ({getattr(e, "reason", e)}). Are you offline? Fetch the file by hand '
-                            f'and save it as {dest}' + (f' (MD5 {md5})' if md5 else '')
-                            + (f' (SHA1 {sha1})' if sha1 else '')
-                            + '; it is then used as is.') from e
-    if resp is not None:
-        with resp:
-            if have and resp.status != 206: have = 0   # the server sent the whole file (no ranges, or it changed)
-            if not have:
-                with atomic_write(meta, 'w') as f: json.dump({'url': url, 'validator': _validator(resp)}, f)
-            total = resp.length + have if resp.length is not None else None
-            bar = tqdm(total=total, initial=have, unit='B', unit_scale=True, desc=desc or dest.name,
-                       disable=None if progress else True)
-            with open(part, 'ab' if have else 'wb') as f, bar:
-                while chunk := resp.read(1 << 20):
-                    f.write(chunk); bar.update(len(chunk))
-            if total is not None and part.stat().st_size != total:
-                raise DownloadError(f'{url}: connection closed after {part.stat().st_size} of {total} bytes; '
-                                    f'run again to resume from {part}.')
+    resp = _open(url, headers, have, dest, md5, sha1, timeout)
+    if resp is not None: _receive(resp, url, part, meta, have, desc or dest.name, progress)
     try: _check_hash(part, md5, sha1)
     except DownloadError:
         part.unlink(); meta.unlink(missing_ok=True); raise

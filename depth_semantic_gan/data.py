@@ -9,12 +9,14 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['ADE_NAMES', 'ADE_PALETTE', 'ADE_CLASSES', 'NUM_CLASSES', 'SPLITS', 'ADE20K_URL', 'ADE20K_SHA1', 'ADE20K_PAIRS',
-           'ADE20K_MAX_BYTES', 'colorize', 'classes_present', 'colors_to_ids', 'DataError', 'square_box', 'to_8bit',
-           'read_image', 'read_label', 'ADE20KFiles', 'read_depth_map', 'make_item', 'show_item', 'download_ade20k']
+           'ADE20K_MAX_BYTES', 'colorize', 'classes_present', 'colors_to_ids', 'DataError', 'make_pair', 'square_box',
+           'to_8bit', 'read_image', 'read_label', 'ADE20KFiles', 'read_depth_map', 'make_item', 'show_item',
+           'download_ade20k']
 
 # %% ../nbs/01_data.ipynb #6b6df6a1
 import numpy as np
 import torch
+from fastcore.basics import patch
 from PIL import Image
 from .core import depth_to_target, download, dsg_home, image_to_tensor
 
@@ -85,7 +87,24 @@ def _split(split):
     if split not in SPLITS: raise ValueError(f'unknown split {split!r}; choose from {sorted(SPLITS)}')
     return SPLITS[split]
 
-# %% ../nbs/01_data.ipynb #06cb3561
+# %% ../nbs/01_data.ipynb #9253e04e
+def make_pair(folder, # root of an `ADEChallengeData2016` layout
+              split:str, # 'training' or 'validation'
+              name:str, # file stem, e.g. 'ADE_val_00000001'
+              w:int=40, h:int=30, # picture size
+              label=None, # uint8 (h, w) ids (default: column index)
+              seed:int=0, # of the random photo
+             ) -> tuple[Path, Path]:
+    "Write a random JPEG and a label PNG in the ADEChallengeData2016 layout; returns (image path, label path)."
+    rng = np.random.default_rng(seed)
+    ip = Path(folder)/'images'/split/f'{name}.jpg'; lp = Path(folder)/'annotations'/split/f'{name}.png'
+    ip.parent.mkdir(parents=True, exist_ok=True); lp.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(ip, quality=95)
+    lab = label if label is not None else np.repeat(np.arange(w, dtype=np.uint8)[None] % 151, h, 0)
+    Image.fromarray(lab).save(lp)
+    return ip, lp
+
+# %% ../nbs/01_data.ipynb #7fe7e0bd
 def square_box(w, h, resize):
     "Crop box `(x0, y0, x1, y1)` of a `w`x`h` picture that the resize policy maps onto the square."
     if resize == 'stretch': return (0, 0, w, h)
@@ -95,6 +114,7 @@ def square_box(w, h, resize):
         return (x, y, x + s, y + s)
     raise ValueError(f"resize must be 'stretch' or 'crop', got {resize!r}")
 
+# %% ../nbs/01_data.ipynb #33c8be65
 def to_8bit(im:Image.Image) -> Image.Image:
     "16-bit (`I;16*`) or 32-bit (`I`) greyscale -> 8-bit `L`, the full range onto 0..255; other modes unchanged."
     if not im.mode.startswith('I'): return im
@@ -102,6 +122,7 @@ def to_8bit(im:Image.Image) -> Image.Image:
     sixteen = im.mode.startswith('I;16') or (a.size and a.min() >= 0 and a.max() <= 65535)   # Pillow's `I` may hold 16
     return Image.fromarray(np.round(a.clip(0, None) / (257 if sixteen else 16843009)).clip(0, 255).astype(np.uint8))
 
+# %% ../nbs/01_data.ipynb #718116b5
 def read_image(path, # JPEG/PNG file
                size:int, # output side
                resize:str='stretch', # 'stretch' (reference: whole image to a square) or 'crop' (central square)
@@ -122,6 +143,7 @@ def read_image(path, # JPEG/PNG file
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f'{path}: cannot read image ({e})') from e
 
+# %% ../nbs/01_data.ipynb #eea12b8c
 def read_label(path, # single-channel PNG of ids 0..150
                size:int, # output side
                resize:str='stretch', # as in `read_image`
@@ -169,28 +191,13 @@ class ADE20KFiles:
         self.depth = Path(depth) if depth is not None else None
 
     def __len__(self): return len(self.ids)
-    def paths(self, i):
-        "Image and annotation file of item `i`."
-        stem = self.ids[i]
-        return self.root/'images'/self.split/f'{stem}.jpg', self.root/'annotations'/self.split/f'{stem}.png'
 
-    def read(self, i:int, size:int) -> dict:
-        "Item `i` at `size` px: `image` uint8 (S, S, 3), `label` uint8 (S, S), `depth` float32 (S, S) or None."
-        ip, lp = self.paths(i)
-        try:
-            with Image.open(ip) as im: wh = im.size
-        except OSError as e: raise DataError(f'{ip}: cannot read image ({e})') from e
-        out = {'label': read_label(lp, size, self.resize, expect_wh=wh), 'image': read_image(ip, size, self.resize),
-               'depth': None}
-        if self.depth is not None: out['depth'] = read_depth_map(self.depth/f'{self.ids[i]}.npy', size, self.resize, wh)
-        return out
-
-    def __getitem__(self, i:int) -> dict:
-        "Item dict `i` at `size` px (see `make_item`); the Stage-1 target when there is depth."
-        if self.size is None: raise ValueError('pass ADE20KFiles(..., size=S) to index items, or call .read(i, size)')
-        r = self.read(i, self.size)
-        dep = None if r['depth'] is None else depth_to_target(torch.from_numpy(r['depth']))
-        return make_item(r['image'], r['label'], dep, self.ids[i])
+# %% ../nbs/01_data.ipynb #9235fec2
+@patch
+def paths(self:ADE20KFiles, i:int) -> tuple[Path, Path]:
+    "Image and annotation file of item `i`."
+    stem = self.ids[i]
+    return self.root/'images'/self.split/f'{stem}.jpg', self.root/'annotations'/self.split/f'{stem}.png'
 
 # %% ../nbs/01_data.ipynb #410a0700
 def read_depth_map(path, # `.npy` float depth (H, W), > 0
@@ -209,6 +216,19 @@ def read_depth_map(path, # `.npy` float depth (H, W), > 0
     out = torch.nn.functional.interpolate(t, (size, size), mode='bilinear', antialias=True, align_corners=False)
     return out[0, 0].numpy()
 
+# %% ../nbs/01_data.ipynb #8b32400f
+@patch
+def read(self:ADE20KFiles, i:int, size:int) -> dict:
+    "Item `i` at `size` px: `image` uint8 (S, S, 3), `label` uint8 (S, S), `depth` float32 (S, S) or None."
+    ip, lp = self.paths(i)
+    try:
+        with Image.open(ip) as im: wh = im.size
+    except OSError as e: raise DataError(f'{ip}: cannot read image ({e})') from e
+    out = {'label': read_label(lp, size, self.resize, expect_wh=wh), 'image': read_image(ip, size, self.resize),
+           'depth': None}
+    if self.depth is not None: out['depth'] = read_depth_map(self.depth/f'{self.ids[i]}.npy', size, self.resize, wh)
+    return out
+
 # %% ../nbs/01_data.ipynb #c1d4dbfe
 def make_item(image, # uint8 (S, S, 3)
               label, # uint8 (S, S) class ids
@@ -220,6 +240,15 @@ def make_item(image, # uint8 (S, S, 3)
     lab = torch.from_numpy(np.array(label)).long()
     dep = None if depth is None else torch.as_tensor(depth, dtype=torch.float32)[None]
     return {'image': img, 'label': lab, 'depth': dep, 'id': id}
+
+# %% ../nbs/01_data.ipynb #c4a6caec
+@patch
+def __getitem__(self:ADE20KFiles, i:int) -> dict:
+    "Item dict `i` at `size` px (see `make_item`); the Stage-1 target when there is depth."
+    if self.size is None: raise ValueError('pass ADE20KFiles(..., size=S) to index items, or call .read(i, size)')
+    r = self.read(i, self.size)
+    dep = None if r['depth'] is None else depth_to_target(torch.from_numpy(r['depth']))
+    return make_item(r['image'], r['label'], dep, self.ids[i])
 
 # %% ../nbs/01_data.ipynb #8f101ae6
 def show_item(item:dict, # an item dict (`ADE20KFiles(size=S)[i]`, `CacheDataset`, `Scenes`)
@@ -264,6 +293,7 @@ def _zip_pairs(names):
         out[split] = len(imgs)
     return out
 
+# %% ../nbs/01_data.ipynb #e77b8f9e
 def _check_zip(z:zipfile.ZipFile, pairs:dict, max_bytes:int):
     "Refuse, before unpacking, a zip that unpacks to more than `max_bytes`, has far too many members, or other pairs."
     infos = z.infolist()
@@ -276,6 +306,7 @@ def _check_zip(z:zipfile.ZipFile, pairs:dict, max_bytes:int):
     got = _zip_pairs(z.namelist())
     if got != pairs: raise DataError(f'pairs per split are {got}, expected {pairs}')
 
+# %% ../nbs/01_data.ipynb #bdeefd9c
 def download_ade20k(dest=None, # folder to hold `ADEChallengeData2016/` (default: `dsg_home()/'ade20k'`)
                     url:str=ADE20K_URL, # where the zip lives
                     md5:str=None, # expected MD5 of the zip, if known

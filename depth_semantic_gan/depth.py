@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['MONODEPTH2_MODELS', 'MONODEPTH2_URL', 'CMAPS', 'Monodepth2Config', 'disp_to_depth', 'ResnetEncoder', 'Conv3x3',
-           'ConvBlock', 'DepthDecoder', 'Monodepth2', 'save_monodepth2', 'load_monodepth2', 'download_monodepth2',
-           'DepthTeacher', 'Monodepth2Teacher', 'HFDepthTeacher', 'SourceDepthTeacher', 'make_pseudo_depth',
-           'depth_problem', 'show_pseudo_depth', 'pseudo_depth_viewer']
+__all__ = ['MONODEPTH2_MODELS', 'MONODEPTH2_URL', 'CMAPS', 'DepthTeacher', 'SourceDepthTeacher', 'Monodepth2Config',
+           'disp_to_depth', 'ResnetEncoder', 'Conv3x3', 'ConvBlock', 'DepthDecoder', 'Monodepth2', 'save_monodepth2',
+           'load_monodepth2', 'download_monodepth2', 'Monodepth2Teacher', 'HFDepthTeacher', 'make_teacher',
+           'make_pseudo_depth', 'depth_problem', 'show_pseudo_depth', 'pseudo_depth_viewer']
 
 # %% ../nbs/02_pseudo_depth.ipynb #61b8bb36
 import numpy as np
@@ -27,6 +27,72 @@ from .core import (DownloadError, atomic_torch_save, default_device, depth_to_ta
 from .data import DataError, square_box
 from .cache import (CacheDataset, DepthWriter, cache_paths, decode_depth, depth_path, depth_sources,
                                       read_depth)
+
+# %% ../nbs/02_pseudo_depth.ipynb #56158366
+def _as_images(images) -> list:
+    "Teacher input -> list of uint8 (H, W, 3) arrays."
+    if isinstance(images, torch.Tensor) and images.is_floating_point():
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f'float images must be (B, 3, H, W) in [-1, 1], got {tuple(images.shape)}')
+        return [tensor_to_image(t) for t in images]
+    imgs = [np.asarray(i) for i in images]
+    for i, a in enumerate(imgs):
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[-1] != 3:
+            raise ValueError(f'image {i}: expected uint8 (H, W, 3), got {a.shape} {a.dtype}')
+    return imgs
+
+def _out_size(imgs:list, size) -> tuple:
+    if size is not None: return (size, size) if isinstance(size, int) else tuple(size)
+    if len({a.shape[:2] for a in imgs}) > 1: raise ValueError('images differ in size: pass `size` for the output')
+    return imgs[0].shape[:2]
+
+def _resize(x:torch.Tensor, size, antialias=True) -> torch.Tensor:
+    "Bilinear resize of (B, C, h, w) to `size` (`align_corners=False`), antialiased when shrinking if `antialias`."
+    if tuple(x.shape[-2:]) == tuple(size): return x
+    shrink = antialias and (size[0] < x.shape[-2] or size[1] < x.shape[-1])
+    return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False, antialias=shrink)
+
+# %% ../nbs/02_pseudo_depth.ipynb #6d066aea
+class DepthTeacher:
+    "A pseudo-depth teacher: `name` names its cache file; calling it maps images to Stage-1 targets (B, 1, h, w)."
+    name:str = 'teacher'
+    inverse:bool = False # `predict` returns (relative) inverse depth instead of depth
+    def predict(self, images:list, ids=None) -> list:
+        "Per image, depth (or inverse depth) (1, H, W) at the image's own size."
+        raise NotImplementedError
+    def __call__(self, images, # uint8 list / (B, H, W, 3), or float (B, 3, H, W) in [-1, 1]
+                 size=None, # output size (int or (h, w)); default: the images' size
+                 ids=None, # item ids, for teachers that look depth up instead of inferring it
+                 boxes=None, # per image, the (x0, y0, x1, y1) pixel region the output covers; default: all of it
+                ) -> torch.Tensor:
+        imgs = _as_images(images)
+        size, raw = _out_size(imgs, size), self.predict(imgs, ids=ids)
+        boxes = boxes or [(0, 0, a.shape[1], a.shape[0]) for a in imgs]
+        raw = torch.stack([_resize(r.float().cpu()[None, :, y0:y1, x0:x1], size)[0]
+                           for r, (x0, y0, x1, y1) in zip(raw, boxes)])                 # (B, 1, *size)
+        if self.inverse: raw = 1 / (raw - raw.amin(dim=(-2, -1), keepdim=True) + 1)
+        return depth_to_target(raw)
+
+# %% ../nbs/02_pseudo_depth.ipynb #1cb8a96f
+class SourceDepthTeacher(DepthTeacher):
+    "A teacher that reads each item's depth from a data source (`.ids`, `.read(i, size)` with a `depth` entry)."
+    wants_photos = False # looks depth up by id: the cached images are enough
+    def __init__(self, source, # e.g. a scene source, or `data.ADE20KFiles` with depth maps
+                 name:str='exact', # cache name
+                ):
+        self.source, self.name, self.index = source, name, {k: i for i, k in enumerate(source.ids)}
+    def predict(self, images, ids=None):
+        if ids is None or len(ids) != len(images):
+            raise ValueError(f'{type(self).__name__} needs the ids of the images')
+        out = []
+        for a, k in zip(images, ids):
+            if k not in self.index: raise KeyError(f'{k!r} is not an item of {type(self.source).__name__}')
+            if a.shape[0] != a.shape[1]:
+                raise ValueError(f'{k}: {type(self).__name__} reads square items, the image is {a.shape[:2]}')
+            d = self.source.read(self.index[k], a.shape[0])['depth']
+            if d is None: raise ValueError(f'{k}: {type(self.source).__name__} has no depth for this item')
+            out.append(torch.as_tensor(np.asarray(d), dtype=torch.float32)[None])
+        return out
 
 # %% ../nbs/02_pseudo_depth.ipynb #665909ce
 @dataclass(frozen=True)
@@ -204,51 +270,6 @@ def download_monodepth2(name:str='mono_640x192', # one of `MONODEPTH2_MODELS`
         found[0].parent.rename(folder)
     return folder
 
-# %% ../nbs/02_pseudo_depth.ipynb #56158366
-def _as_images(images) -> list:
-    "Teacher input -> list of uint8 (H, W, 3) arrays."
-    if isinstance(images, torch.Tensor) and images.is_floating_point():
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f'float images must be (B, 3, H, W) in [-1, 1], got {tuple(images.shape)}')
-        return [tensor_to_image(t) for t in images]
-    imgs = [np.asarray(i) for i in images]
-    for i, a in enumerate(imgs):
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[-1] != 3:
-            raise ValueError(f'image {i}: expected uint8 (H, W, 3), got {a.shape} {a.dtype}')
-    return imgs
-
-def _out_size(imgs:list, size) -> tuple:
-    if size is not None: return (size, size) if isinstance(size, int) else tuple(size)
-    if len({a.shape[:2] for a in imgs}) > 1: raise ValueError('images differ in size: pass `size` for the output')
-    return imgs[0].shape[:2]
-
-def _resize(x:torch.Tensor, size, antialias=True) -> torch.Tensor:
-    "Bilinear resize of (B, C, h, w) to `size` (`align_corners=False`), antialiased when shrinking if `antialias`."
-    if tuple(x.shape[-2:]) == tuple(size): return x
-    shrink = antialias and (size[0] < x.shape[-2] or size[1] < x.shape[-1])
-    return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False, antialias=shrink)
-
-# %% ../nbs/02_pseudo_depth.ipynb #6d066aea
-class DepthTeacher:
-    "A pseudo-depth teacher: `name` names its cache file; calling it maps images to Stage-1 targets (B, 1, h, w)."
-    name:str = 'teacher'
-    inverse:bool = False # `predict` returns (relative) inverse depth instead of depth
-    def predict(self, images:list, ids=None) -> list:
-        "Per image, depth (or inverse depth) (1, H, W) at the image's own size."
-        raise NotImplementedError
-    def __call__(self, images, # uint8 list / (B, H, W, 3), or float (B, 3, H, W) in [-1, 1]
-                 size=None, # output size (int or (h, w)); default: the images' size
-                 ids=None, # item ids, for teachers that look depth up instead of inferring it
-                 boxes=None, # per image, the (x0, y0, x1, y1) pixel region the output covers; default: all of it
-                ) -> torch.Tensor:
-        imgs = _as_images(images)
-        size, raw = _out_size(imgs, size), self.predict(imgs, ids=ids)
-        boxes = boxes or [(0, 0, a.shape[1], a.shape[0]) for a in imgs]
-        raw = torch.stack([_resize(r.float().cpu()[None, :, y0:y1, x0:x1], size)[0]
-                           for r, (x0, y0, x1, y1) in zip(raw, boxes)])                 # (B, 1, *size)
-        if self.inverse: raw = 1 / (raw - raw.amin(dim=(-2, -1), keepdim=True) + 1)
-        return depth_to_target(raw)
-
 # %% ../nbs/02_pseudo_depth.ipynb #f22aa4ae
 class Monodepth2Teacher(DepthTeacher):
     "monodepth2 as a teacher: official model folder (or a `Monodepth2`) in, Stage-1 targets out."
@@ -312,26 +333,27 @@ class HFDepthTeacher(DepthTeacher):
                 for i, p in zip(chunk, pred.float().cpu()): out[i] = _resize(p[None, None], images[i].shape[:2])[0]
         return out
 
-# %% ../nbs/02_pseudo_depth.ipynb #1cb8a96f
-class SourceDepthTeacher(DepthTeacher):
-    "A teacher that reads each item's depth from a data source (`.ids`, `.read(i, size)` with a `depth` entry)."
-    wants_photos = False # looks depth up by id: the cached images are enough
-    def __init__(self, source, # e.g. a scene source, or `data.ADE20KFiles` with depth maps
-                 name:str='exact', # cache name
-                ):
-        self.source, self.name, self.index = source, name, {k: i for i, k in enumerate(source.ids)}
-    def predict(self, images, ids=None):
-        if ids is None or len(ids) != len(images):
-            raise ValueError(f'{type(self).__name__} needs the ids of the images')
-        out = []
-        for a, k in zip(images, ids):
-            if k not in self.index: raise KeyError(f'{k!r} is not an item of {type(self.source).__name__}')
-            if a.shape[0] != a.shape[1]:
-                raise ValueError(f'{k}: {type(self).__name__} reads square items, the image is {a.shape[:2]}')
-            d = self.source.read(self.index[k], a.shape[0])['depth']
-            if d is None: raise ValueError(f'{k}: {type(self.source).__name__} has no depth for this item')
-            out.append(torch.as_tensor(np.asarray(d), dtype=torch.float32)[None])
-        return out
+# %% ../nbs/02_pseudo_depth.ipynb #c645b78a
+def make_teacher(name:str, # 'exact[-...]', 'monodepth2-<model>' (a `MONODEPTH2_MODELS` key) or 'hf-<name>'
+                 model=None, # model folder: monodepth2's (default: download it) or one `save_pretrained` wrote
+                 source=None, # for 'exact' teachers: the data source whose depth they read
+                 device=None, # default: `core.default_device()`
+                 progress:bool=True, # progress bar while downloading
+                ) -> DepthTeacher:
+    "The depth teacher called `name`, which also names its cache files."
+    kind, _, rest = name.partition('-')
+    if kind == 'exact':
+        if source is None: raise ValueError(f'teacher {name!r} reads the depth of a data source: pass source=')
+        return SourceDepthTeacher(source, name=name)
+    if kind == 'monodepth2' and rest:
+        folder = model if model is not None else download_monodepth2(rest, progress=progress)
+        return Monodepth2Teacher(folder, name=name, device=device)
+    if kind == 'hf' and rest:
+        if model is None:
+            raise ValueError(f'teacher {name!r}: pass model=, a folder that `save_pretrained` wrote')
+        return HFDepthTeacher(model, name=name, device=device)
+    raise ValueError(f"unknown teacher {name!r}: use 'exact', 'monodepth2-<model>' (<model> one of "
+                     f"{', '.join(MONODEPTH2_MODELS)}) or 'hf-<name>'")
 
 # %% ../nbs/02_pseudo_depth.ipynb #fac477b2
 def _photo(source, i:int) -> tuple:

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from .core import default_device
-from .data import NUM_CLASSES
-from .spade import class_means, resize_nearest
+from .spade import resize_nearest
 from .checkpoints import load_generator
 from .config import Stage
 from .trainer import generate
@@ -26,7 +25,7 @@ from .stage1 import DepthLookup, predict_depth, stage1_source
 from .stage2 import ClassMeanPainter, downsize_depth
 from .fid import FIDResult, FIDStats, FIDWarning, evaluate, fid_stats
 from .metrics import depth_fid, depth_metrics, shading_error
-from .experiment import Preset, read_preset, run_name
+from .experiment import ImageModel, Preset, read_preset, run_name
 
 # %% ../nbs/07a_evaluation.ipynb #44516922
 def _record(r:FIDResult) -> dict: return asdict(r)
@@ -61,6 +60,16 @@ def depth_record(pred:torch.Tensor, # predicted depth (N, 1, S, S) in [-1, 1]
     return {**_record(depth_fid(pred[:n_kid], ref[:n_kid], real_cache=real_cache, **kid)),
             **{k: float(v.mean()) for k, v in each.items()}, 'abs_rel_items': _items(each['abs_rel'])}
 
+# %% ../nbs/07a_evaluation.ipynb #c3c8429b
+def _depth_input(m:ImageModel, # one of `preset.image_models()`
+                 preset:Preset, run:Path, root:Path, seed:int,
+                 n:int, # the first n validation items
+                ):
+    "The depth an image model reads on the validation items, as in training (None: the baseline reads none)."
+    if m.depth is None: return None
+    src = stage1_source(run/run_name(Stage.STAGE1, seed, m.depth_size)) if m.depth == 'stage1' else preset.depth
+    return load_split(str(root), 'val', preset.image_size, src, device='cpu').depth[:n]
+
 def evaluate_seed(preset:Preset, # the experiment
                   run:Path, # run folder
                   root:Path, # cache folder
@@ -78,22 +87,14 @@ def evaluate_seed(preset:Preset, # the experiment
         warnings.simplefilter('ignore', FIDWarning)          # small N: recorded in `reliable`, starred in the tables
         real = fid_stats(images[:nk], cache=ev/f'real_images_{preset.image_size}_{nk}.npz', device=dev)
         for ds in preset.depth_sizes:
-            s1 = run/run_name(Stage.STAGE1, seed, ds)
-            G1, c1 = load_generator(s1, dev)
+            G1, c1 = load_generator(run/run_name(Stage.STAGE1, seed, ds), dev)
             vd = load_split(str(root), 'val', ds, preset.depth, device='cpu')
             pred = predict_depth(G1, vd.labels[:n], c1.label_nc, amp=c1.amp)[:, None]                   # (n, 1, ds, ds)
             out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_{ds}_{nk}.npz', **kid)
-            G2, c2 = load_generator(run/run_name(Stage.STAGE2, seed, ds), dev)
-            cond = load_split(str(root), 'val', preset.image_size, stage1_source(s1), device='cpu').depth[:n]
-            out['image'][f'ours_{ds}'] = image_record(generate(G2, labels, cond, c2.label_nc), real, images, labels,
-                                                      nk, **kid)
-        GB, cb = load_generator(run/run_name(Stage.BASELINE, seed), dev)
-        out['image']['spade'] = image_record(generate(GB, labels, None, cb.label_nc), real, images, labels, nk, **kid)
-        if preset.oracle:                               # Stage 2 on the reference depth of the same items
-            GO, co = load_generator(run/run_name(Stage.STAGE2, seed, oracle=True), dev)
-            ref = load_split(str(root), 'val', preset.image_size, preset.depth, device='cpu').depth[:n]
-            fake = generate(GO, labels, ref, co.label_nc)
-            out['image']['oracle'] = image_record(fake, real, images, labels, nk, **kid)
+        for m in preset.image_models():                       # Stage 2 on each Stage-1 size, the baseline, the oracle
+            G, c = load_generator(run/m.run(seed), dev)
+            fake = generate(G, labels, _depth_input(m, preset, run, root, seed, n), c.label_nc)
+            out['image'][m.key] = image_record(fake, real, images, labels, nk, **kid)
         h = nk // 2
         halves = [FIDStats.from_features(f, preset.image_size) for f in (real.features[:h], real.features[h:])]
         out['image']['real'] = _record(evaluate(*halves, kid_subset_size=max(2, h // 2)))

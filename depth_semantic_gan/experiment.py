@@ -9,14 +9,15 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'Preset', 'write_json', 'check_preset', 'read_preset', 'plan',
-           'deviations', 'deviations_table']
+__all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'Preset', 'ImageModel', 'write_json', 'check_preset',
+           'read_preset', 'deviations', 'deviations_table', 'plan']
 
 # %% ../nbs/07_experiment.ipynb #c0700003
+from fastcore.basics import patch
 from .core import atomic_write
 from .spade import INITS
 from .vgg import VGG19_FILE, vgg19_cache_path
-from .config import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, SCENES, Stage, TrainConfig,
+from .config import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, QUICK, SCENES, Stage, TrainConfig,
                                        crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
 from .scenes import SCENE_CLASSES
@@ -70,80 +71,81 @@ class Preset:
     ckpt_every: int = 100 # checkpoint interval: an interruption loses at most this many steps
     oracle: bool = False # also Stage 2 trained and evaluated on the reference depth: the ceiling of depth
 
-    def __post_init__(self):
-        if self.data not in (SCENES, 'ade20k'):
-            raise ValueError(f"data must be 'scenes' or 'ade20k', got {self.data!r}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f'need distinct seeds, got {self.seeds}')
-        if any(s % self.image_size for s in self.depth_sizes):
-            raise ValueError(f'every Stage-1 size must be a multiple of the image size {self.image_size}, '
-                             f'got {self.depth_sizes}')
-        if (self.steps is None) == (self.epochs is None):
-            raise ValueError(f'give either steps or epochs, got steps={self.steps}, epochs={self.epochs}')
-        if self.precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
-        if self.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {self.init!r}')
-        if self.batch_size is None and not self.paper: raise ValueError('batch_size=None needs paper=True')
-        if self.nets is not None and (self.paper or len(self.nets) != 3):
-            raise ValueError(f'nets: (ngf, SPADE width, ndf) of the small networks (not with paper), got {self.nets}')
-        if self.lr is not None and (self.paper or len(self.lr) != 2 or min(self.lr) <= 0):
-            raise ValueError(f'lr: positive (G, D) learning rates of the small networks (not with paper), '
-                             f'got {self.lr}')
-        if self.lambda_l1 < 0: raise ValueError(f'lambda_l1 must be >= 0, got {self.lambda_l1}')
+    def __post_init__(self): _check_fields(self)   # the rules: below
 
-    def models(self, seed:int) -> list:
-        "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."
-        out = [(run_name(Stage.STAGE1, seed, d), Stage.STAGE1, d) for d in self.depth_sizes]
-        out += [(run_name(Stage.STAGE2, seed, d), Stage.STAGE2, d) for d in self.depth_sizes]
-        out.append((run_name(Stage.BASELINE, seed), Stage.BASELINE, None))
-        return out + [(run_name(Stage.STAGE2, seed, oracle=True), Stage.STAGE2, None)] * self.oracle
+# %% ../nbs/07_experiment.ipynb #847453b3
+def _check_fields(p:Preset):
+    "Refuse a preset that cannot run, naming the field."
+    if p.data not in (SCENES, 'ade20k'): raise ValueError(f"data must be 'scenes' or 'ade20k', got {p.data!r}")
+    if not p.seeds or len(set(p.seeds)) != len(p.seeds): raise ValueError(f'need distinct seeds, got {p.seeds}')
+    if any(s % p.image_size for s in p.depth_sizes):
+        raise ValueError(f'every Stage-1 size must be a multiple of the image size {p.image_size}, got {p.depth_sizes}')
+    if (p.steps is None) == (p.epochs is None):
+        raise ValueError(f'give either steps or epochs, got steps={p.steps}, epochs={p.epochs}')
+    if p.precision not in PRECISIONS: raise ValueError(f'precision must be one of {PRECISIONS}, got {p.precision!r}')
+    if p.init not in INITS: raise ValueError(f'init must be one of {INITS}, got {p.init!r}')
+    if p.batch_size is None and not p.paper: raise ValueError('batch_size=None needs paper=True')
+    if p.nets is not None and (p.paper or len(p.nets) != 3):
+        raise ValueError(f'nets: (ngf, SPADE width, ndf) of the small networks (not with paper), got {p.nets}')
+    if p.lr is not None and (p.paper or len(p.lr) != 2 or min(p.lr) <= 0):
+        raise ValueError(f'lr: positive (G, D) learning rates of the small networks (not with paper), got {p.lr}')
+    if p.lambda_l1 < 0: raise ValueError(f'lambda_l1 must be >= 0, got {p.lambda_l1}')
 
-    def train_config(self, stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
-                     seed:int, # the seed
-                     data:str, # cache folder
-                     depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
-                     stage1_run=None, # Stage 2: the Stage-1 run folder whose depth it reads
-                     n_items:int=None, # with `epochs`: training items (default: ADE20K's 20,210 or `n_train`)
-                     oracle:bool=False, # Stage 2 on the reference depth (`depth`) instead of a Stage-1 run's
-                    ) -> TrainConfig:
-        "The `TrainConfig` of one model of this preset."
-        stage = Stage(stage)
-        size = depth_size if stage == Stage.STAGE1 else self.image_size
-        fast = self.precision == 'bf16'
-        # an absolute data path: the run resumes from any working folder
-        kw = dict(data=str(Path(data).resolve()), seed=seed, ckpt_every=self.ckpt_every, init=self.init,
-                  amp=fast, channels_last=fast, load_size=crop_load_size(size) if self.crop else None,
-                  vgg_weights=str(self.vgg_weights or vgg19_cache_path()) if self.vgg else None)
-        if self.data == SCENES: kw.update(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)   # 18, not 151
-        if stage == Stage.STAGE1: kw['depth'] = self.depth
-        else: kw.update(label_skip=self.painter_start, lambda_l1=self.lambda_l1)    # the image models' recipe
-        if stage == Stage.STAGE2:
-            kw['depth'] = kw['eval_depth'] = self.depth if oracle else stage1_source(stage1_run)
-            kw['oracle'] = oracle
-        batch = PAPER_BATCH[stage, size] if self.batch_size is None else self.batch_size
-        steps, decay_start = self.schedule(batch, n_items)
-        if stage == Stage.STAGE1 and self.steps is not None and self.stage1_steps: steps = self.stage1_steps
-        kw.update(steps=steps, decay_start=decay_start, log_every=max(1, min(50, steps // 20)),
-                  sample_every=max(1, min(1000, steps // 4)))
-        if self.paper: return paper_config(stage, size, batch_size=batch, **kw)
-        if self.nets: kw.update(zip(('ngf', 'spade_hidden', 'ndf'), self.nets))
-        if self.lr: kw.update(lr_g=self.lr[0], lr_d=self.lr[1])
-        return tiny_config(stage, size, batch_size=batch, **kw)
+# %% ../nbs/07_experiment.ipynb #43c63f5a
+@dataclass(frozen=True)
+class ImageModel:
+    "One image model of a preset: the depth it reads, and how training, evaluation and the report name it."
+    kind: str # 'stage2', 'baseline' or 'oracle': the pipeline's log tag
+    stage: Stage # how it trains: `Stage.STAGE2` (label + depth -> RGB) or `Stage.BASELINE` (label -> RGB)
+    depth: str = None # its depth: 'stage1' (its Stage 1's output), 'reference' (the preset's `depth`) or None
+    depth_size: int = None # with 'stage1': the Stage-1 resolution
+    key: str = '' # its entry in a seed's evaluation (`eval/seed<k>.json`): 'ours_32', 'spade', 'oracle'
+    name: str = '' # its name in `results.json` and the verdicts: 'ours_32', 'baseline', 'oracle'
+    title: str = '' # its row in the report's image table
+    paper_row: str = None # the paper's row it stands beside (a key of `report.PAPER_IMAGE_FID`), if any
 
-    def schedule(self, batch_size:int, # global batch of the model
-                 n_items:int=None, # training items (default: ADE20K's 20,210 or `n_train`)
-                ) -> tuple:
-        "`(steps, decay_start)`: the same epochs for every model whatever its batch (or the preset's fixed `steps`)."
-        if self.steps is not None: return self.steps, 0.5
-        return epoch_steps(self.epochs, self.train_items(n_items), batch_size)
+    def run(self, seed:int) -> str:
+        "Its run folder name for one seed."
+        return run_name(self.stage, seed, self.depth_size, oracle=self.depth == 'reference')
 
-    def train_items(self, n_items:int=None) -> int:
-        "The training items epochs count: `n_items` if given, else ADE20K's 20,210 or the scenes' `n_train`."
-        return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
+# %% ../nbs/07_experiment.ipynb #505c3c7e
+@patch
+def image_models(self:Preset) -> list:
+    "The image models of every seed, in training order: Stage 2 on each Stage-1 size, the baseline, (the oracle)."
+    res = self.image_size
+    out = [ImageModel('stage2', Stage.STAGE2, 'stage1', d, f'ours_{d}', f'ours_{d}',
+                      f'Ours ({d})' if d == res else f'Ours ({d}, {res})', 'ours_64' if d == res else f'ours_{d}')
+           for d in self.depth_sizes]
+    out.append(ImageModel('baseline', Stage.BASELINE, key='spade', name='baseline', title='SPADE (baseline)',
+                          paper_row='spade'))
+    return out + [ImageModel('oracle', Stage.STAGE2, 'reference', key='oracle', name='oracle',
+                             title='Oracle: Stage 2 on the reference depth')] * self.oracle
 
+@patch
+def models(self:Preset, seed:int) -> list:
+    "`(run folder name, stage, Stage-1 size)` of every model of one seed, in training order (oracle: size None)."
+    out = [(run_name(Stage.STAGE1, seed, d), Stage.STAGE1, d) for d in self.depth_sizes]
+    return out + [(m.run(seed), m.stage, m.depth_size) for m in self.image_models()]
+
+# %% ../nbs/07_experiment.ipynb #f88a2f7f
+@patch
+def schedule(self:Preset, batch_size:int, # global batch of the model
+             n_items:int=None, # training items (default: ADE20K's 20,210 or `n_train`)
+            ) -> tuple:
+    "`(steps, decay_start)`: the same epochs for every model whatever its batch (or the preset's fixed `steps`)."
+    if self.steps is not None: return self.steps, 0.5
+    return epoch_steps(self.epochs, self.train_items(n_items), batch_size)
+
+@patch
+def train_items(self:Preset, n_items:int=None) -> int:
+    "The training items epochs count: `n_items` if given, else ADE20K's 20,210 or the scenes' `n_train`."
+    return n_items or (ADE20K_TRAIN if self.data == 'ade20k' else self.n_train)
+
+# %% ../nbs/07_experiment.ipynb #9540a3ce
 PRESETS = {
-    'quick': Preset('quick', nets=(8, 32, 16), lr=(2e-3, 2e-3), painter_start=True, lambda_l1=100., batch_size=16,
-                    steps=150, stage1_steps=600, n_val=1024, n_kid=256, oracle=True),
+    'quick': Preset('quick', nets=tuple(QUICK[k] for k in ('ngf', 'spade_hidden', 'ndf')),
+                    lr=(QUICK['lr_g'], QUICK['lr_d']), batch_size=QUICK['batch_size'], painter_start=True,
+                    lambda_l1=100., steps=150, stage1_steps=600, n_val=1024, n_kid=256, oracle=True),
     'tiny': Preset('tiny', steps=6, painter_start=True, lambda_l1=100., n_train=48, n_val=24, n_figure=4, ckpt_every=3,
                    oracle=True),
     'scenes64': Preset('scenes64', image_size=64, depth_sizes=(64,), nets=(32, 64, 32), batch_size=32, steps=20000,
@@ -152,6 +154,40 @@ PRESETS = {
                     steps=None, epochs=PAPER_EPOCHS, batch_size=None, paper=True, vgg=True, init='nvlabs-gpu',
                     crop=True, n_train=0, n_val=0, ckpt_every=1000),
 }
+
+# %% ../nbs/07_experiment.ipynb #785617be
+@patch
+def train_config(self:Preset, stage:Stage, # a `Stage` (or its word: '1', '2', 'baseline')
+                 seed:int, # the seed
+                 data:str, # cache folder
+                 depth_size:int=None, # Stage 1 and 2: the Stage-1 resolution
+                 stage1_run=None, # Stage 2: the Stage-1 run folder whose depth it reads
+                 n_items:int=None, # with `epochs`: training items (default: ADE20K's 20,210 or `n_train`)
+                 oracle:bool=False, # Stage 2 on the reference depth (`depth`) instead of a Stage-1 run's
+                ) -> TrainConfig:
+    "The `TrainConfig` of one model of this preset."
+    stage = Stage(stage)
+    size = depth_size if stage == Stage.STAGE1 else self.image_size
+    fast = self.precision == 'bf16'
+    # an absolute data path: the run resumes from any working folder
+    kw = dict(data=str(Path(data).resolve()), seed=seed, ckpt_every=self.ckpt_every, init=self.init,
+              amp=fast, channels_last=fast, load_size=crop_load_size(size) if self.crop else None,
+              vgg_weights=str(self.vgg_weights or vgg19_cache_path()) if self.vgg else None)
+    if self.data == SCENES: kw.update(label_ids=SCENE_CLASSES, label_nc=len(SCENE_CLASSES) + 1)   # 18, not 151
+    if stage == Stage.STAGE1: kw['depth'] = self.depth
+    else: kw.update(label_skip=self.painter_start, lambda_l1=self.lambda_l1)    # the image models' recipe
+    if stage == Stage.STAGE2:
+        kw['depth'] = kw['eval_depth'] = self.depth if oracle else stage1_source(stage1_run)
+        kw['oracle'] = oracle
+    batch = PAPER_BATCH[stage, size] if self.batch_size is None else self.batch_size
+    steps, decay_start = self.schedule(batch, n_items)
+    if stage == Stage.STAGE1 and self.steps is not None and self.stage1_steps: steps = self.stage1_steps
+    kw.update(steps=steps, decay_start=decay_start, log_every=max(1, min(50, steps // 20)),
+              sample_every=max(1, min(1000, steps // 4)))
+    if self.paper: return paper_config(stage, size, batch_size=batch, **kw)
+    if self.nets: kw.update(zip(('ngf', 'spade_hidden', 'ndf'), self.nets))
+    if self.lr: kw.update(lr_g=self.lr[0], lr_d=self.lr[1])
+    return tiny_config(stage, size, batch_size=batch, **kw)
 
 # %% ../nbs/07_experiment.ipynb #b41157c5
 def write_json(path:Path, # where to write (atomically)
@@ -187,30 +223,14 @@ def read_preset(run) -> Preset:
         raise FileNotFoundError(f'{path}: not a pipeline run folder (run `dsg_demo` or `run_pipeline` first)')
     return Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in _preset_json(path).items()})
 
-# %% ../nbs/07_experiment.ipynb #2fef05ed
+# %% ../nbs/07_experiment.ipynb #9ec8da36
 PAPER_TEACHER = 'monodepth2-mono_640x192' # the paper names monodepth2 (KITTI), not which of its models
 
-def plan(preset:Preset, # the experiment
-         n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
-        ) -> dict:
-    "Every model the preset trains, its recipe and checkpoint size, and the deviations from the paper (reads no file)."
-    models = []
-    for seed in preset.seeds:
-        for name, stage, d in preset.models(seed):
-            c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items,
-                                    oracle=name.startswith('oracle'))
-            models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
-                           'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
-                           'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
-                           'init': c.init, 'load_size': c.load_size, 'checkpoint_bytes': checkpoint_bytes(c)})
-    sizes = [m['checkpoint_bytes'] for m in models]
-    return {'preset': preset.name, 'models': models, 'disk_bytes': sum(sizes) + max(sizes),   # + one rewrite
-            'deviations': deviations(preset)}
+def _row(setting, ref, this): return {'setting': setting, 'paper_or_reference': ref, 'this_run': this}
 
-def deviations(preset:Preset) -> list:
-    "Where this preset departs from the paper (or the NVlabs code it ran), and what the paper leaves open."
-    p, out = preset, []
-    def add(setting, ref, this): out.append({'setting': setting, 'paper_or_reference': ref, 'this_run': this})
+def _data_and_networks(p:Preset) -> list:
+    "Deviations in the data, the networks, their rates, label channels, batch and resolutions."
+    out, add = [], lambda *r: out.append(_row(*r))
     if p.data != 'ade20k':
         add('data', 'ADE20K: 20,210 training / 2,000 validation images',
             f'the embedded procedural scenes: {p.n_train:,} training / {p.n_val:,} validation, exact depth')
@@ -232,6 +252,12 @@ def deviations(preset:Preset) -> list:
     if (p.image_size, p.depth_sizes) != (64, (64, 128)):
         add('resolutions', 'Stage 1 at 64 and 128 px; Stage 2 and the baseline at 64 px',
             f'Stage 1 at {", ".join(map(str, p.depth_sizes))} px; Stage 2 and the baseline at {p.image_size} px')
+    return out
+
+# %% ../nbs/07_experiment.ipynb #f1d62e48
+def _training_recipe(p:Preset) -> list:
+    "Deviations in how long and with which losses, precision, init, augmentation and evaluation protocol."
+    out, add = [], lambda *r: out.append(_row(*r))
     full, decay = PAPER_EPOCHS
     ref = f'{full + decay} epochs per model ({full} at the full rate, {decay} decaying linearly to 0)'
     if p.epochs is None:
@@ -257,8 +283,12 @@ def deviations(preset:Preset) -> list:
     if not p.crop: add('augmentation', 'resize to 286, random 256 crop, flip (NVlabs ADE20K)', 'flip only')
     if p.data == 'ade20k' and p.n_eval not in (None, 2000):
         add('FID protocol', 'the 2,000 validation images', f'the first {p.n_eval} validation images')
-    # what the paper leaves open; this package's choice (the same in every preset)
-    open_ = 'not stated in the paper'
+    return out
+
+# %% ../nbs/07_experiment.ipynb #e5177c24
+def _left_open(p:Preset) -> list:
+    "What the paper leaves open, and this package's choice (the same in every preset)."
+    out, add, open_ = [], lambda *r: out.append(_row(*r)), 'not stated in the paper'
     if p.crop:
         add('crop source', 'NVlabs: resize of the original photo to 286 px', 'resize of the cached size-px image '
             '(load size = size x 286/256, e.g. 64 -> 72), then a random size-px crop')
@@ -278,7 +308,29 @@ def deviations(preset:Preset) -> list:
     if len(p.seeds) > 1: add('seeds', 'one run', f'{len(p.seeds)} seeds; tables give mean ± std')
     return out
 
+def deviations(preset:Preset) -> list:
+    "Where this preset departs from the paper (or the NVlabs code it ran), and what the paper leaves open."
+    return _data_and_networks(preset) + _training_recipe(preset) + _left_open(preset)
+
 def deviations_table(preset:Preset) -> str:
     "`deviations` as a Markdown table (the report's and the README's)."
     rows = [[d['setting'], d['paper_or_reference'], d['this_run']] for d in deviations(preset)]
     return markdown_table(['setting', 'paper / reference', f'this run ({preset.name} preset)'], rows, footnote='')
+
+# %% ../nbs/07_experiment.ipynb #2fef05ed
+def plan(preset:Preset, # the experiment
+         n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
+        ) -> dict:
+    "Every model the preset trains, its recipe and checkpoint size, and the deviations from the paper (reads no file)."
+    models = []
+    for seed in preset.seeds:
+        for name, stage, d in preset.models(seed):
+            c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items,
+                                    oracle=name.startswith('oracle'))
+            models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
+                           'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
+                           'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
+                           'init': c.init, 'load_size': c.load_size, 'checkpoint_bytes': checkpoint_bytes(c)})
+    sizes = [m['checkpoint_bytes'] for m in models]
+    return {'preset': preset.name, 'models': models, 'disk_bytes': sum(sizes) + max(sizes),   # + one rewrite
+            'deviations': deviations(preset)}

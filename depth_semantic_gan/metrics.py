@@ -184,6 +184,7 @@ def shading_residual(images, # (N, 3, H, W): float in [-1, 1] or uint8 0..255
     mean = sums / torch.bincount(region, minlength=len(lab) * k).clamp(min=1)
     return log_lum - mean[region].view_as(log_lum).float()
 
+# %% ../nbs/06a_metrics.ipynb #c06a0019
 def shading_error(fake, # generated images (N, 3, H, W) in [-1, 1] (or uint8)
                   real, # the real images of the same label maps
                   labels, # integer (N, H, W) class ids

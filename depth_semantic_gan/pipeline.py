@@ -9,7 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 'run_pipeline', 'check_run_disk', 'dsg_demo']
+__all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 'check_run_disk', 'run_pipeline', 'dsg_demo']
 
 # %% ../nbs/99a_pipeline.ipynb #c07c0005
 import torch.distributed as dist
@@ -17,7 +17,7 @@ import torch.distributed as dist
 from .core import check_free_space, clean_tmp, folder_lock, human_bytes, rank_world
 from .data import ADE20KFiles, download_ade20k
 from .cache import CacheDataset, cache_paths, cache_root, depth_path, depth_sources, prepare_ade20k
-from .depth import Monodepth2Teacher, download_monodepth2, make_pseudo_depth
+from .depth import make_pseudo_depth, make_teacher
 from .scenes import prepare_scenes
 from .config import SCENES, Stage, TrainConfig
 from .checkpoints import load_checkpoint
@@ -50,7 +50,7 @@ def prepare_data(preset:Preset, # the experiment
                  run:Path, # run folder (the scenes are rendered into `run/data`)
                  ade20k=None, # ADE20K only: your `ADEChallengeData2016` folder (None: `download_ade20k()`)
                  cache=None, # ADE20K only: cache folder (default `cache_root('ade20k')`)
-                 monodepth2=None, # ADE20K only: monodepth2 model folder (None: `download_monodepth2()`)
+                 monodepth2=None, # ADE20K only: the depth teacher's model folder (monodepth2: None downloads it)
                  progress:bool=True, # progress bars
                 ) -> Path:
     "Make the cache the preset trains on (resumable) and return its folder."
@@ -64,8 +64,7 @@ def prepare_data(preset:Preset, # the experiment
     if ready(): return root                                                  # nothing to read, download or compute
     ade20k = Path(ade20k) if ade20k is not None else download_ade20k()
     prepare_ade20k(ade20k, dest=root, sizes=sizes, progress=progress)
-    model = monodepth2 or download_monodepth2(preset.depth.removeprefix('monodepth2-'), progress=progress)
-    teacher = Monodepth2Teacher(model, name=preset.depth)
+    teacher = make_teacher(preset.depth, model=monodepth2, progress=progress)   # monodepth2-<model>, hf-<name>
     for split in ('train', 'val'):
         for s in sizes: make_pseudo_depth(teacher, root, split, s, source=ADE20KFiles(ade20k, split), progress=progress)
     return root
@@ -98,34 +97,7 @@ def stage1_depth(s1:Path, # Stage-1 run folder (finished)
     for split in ('train', 'val'): src = write_stage1_depth(s1, split, size, str(root))
     return src, 'done before' if all(before) and [stage1_record(p) for p in paths] == before else 'written'
 
-# %% ../nbs/99a_pipeline.ipynb #63f4f80a
-PIPELINE_STEPS = ('data', 'stage1', 'stage2', 'eval', 'report')
-
-def _models(run, preset, seed) -> dict:
-    "Run folder name -> checkpoint step, for every model of one seed."
-    return {n: load_checkpoint(run/n/'last.pt')['step'] for n, _, _ in preset.models(seed)}
-
-def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
-                 run=None, # run folder (default `runs/<preset name>`)
-                 ade20k=None, # ADE20K presets: your `ADEChallengeData2016` folder (None: download it)
-                 cache=None, # ADE20K presets: cache folder (default `cache_root('ade20k')`)
-                 monodepth2=None, # ADE20K presets: monodepth2 model folder (None: download the preset's model)
-                 until:str=None, # stop after this step (one of `PIPELINE_STEPS`)
-                 device=None, # evaluation device (default `default_device()`; training uses the rank's device)
-                 progress:bool=True, # progress bars
-                ) -> Path:
-    "Run (or continue) the whole experiment; returns the report's path (or the run folder when stopped early)."
-    p = PRESETS[preset] if isinstance(preset, str) else preset
-    if until is not None and until not in PIPELINE_STEPS:
-        raise ValueError(f'until must be one of {PIPELINE_STEPS}, got {until!r}')
-    if p.vgg: find_vgg19_weights(p.vgg_weights)   # before any data or training: a missing file stops here, named
-    run = Path(run if run is not None else f'runs/{p.name}')
-    rank0 = rank_world()[0] == 0
-    with folder_lock(run, 'run folder') if rank0 else contextlib.nullcontext():   # one pipeline per folder at a time
-        if rank0:
-            for folder in (run, run/'eval', run/'figures'): clean_tmp(folder)
-        return _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress)
-
+# %% ../nbs/99a_pipeline.ipynb #ceb08767
 def check_run_disk(p:Preset, # the experiment
                    run:Path, # its run folder
                   ):
@@ -138,6 +110,40 @@ def check_run_disk(p:Preset, # the experiment
                      f'the checkpoints of the {len(todo)} models still to train ({" or ".join(sizes)} each, and room '
                      f'to rewrite one)', 'free some space, or give the run a folder on a larger disk')
 
+# %% ../nbs/99a_pipeline.ipynb #e5fd62fa
+def _models(run, preset, seed) -> dict:
+    "Run folder name -> checkpoint step, for every model of one seed."
+    return {n: load_checkpoint(run/n/'last.pt')['step'] for n, _, _ in preset.models(seed)}
+
+def _train_image_models(p:Preset, run:Path, root:Path, seed:int, n_items:int=None):
+    "Write the Stage-1 depth of one seed (rank 0), then train (or resume) every image model of the seed."
+    for ds in p.depth_sizes:
+        s1 = run/run_name(Stage.STAGE1, seed, ds)
+        src, done = _on_rank0(stage1_depth, s1, root, p.image_size) or ('', '')
+        _say(f'[stage1 depth] {s1.name}: {done} ({src!r} at {p.image_size} px)')
+    for m in p.image_models():                 # Stage 2 on each Stage-1 size, the baseline, the oracle
+        s1 = run/run_name(Stage.STAGE1, seed, m.depth_size) if m.depth == 'stage1' else None
+        cfg = p.train_config(m.stage, seed, root, m.depth_size, stage1_run=s1, n_items=n_items,
+                             oracle=m.depth == 'reference')
+        _say(f'[{m.kind}] {m.run(seed)}: {train_or_resume(cfg, run/m.run(seed))}')
+
+def _evaluate(p:Preset, run:Path, root:Path, device=None):
+    "The anchors once per run, then every seed whose models changed since it was evaluated (`eval/*.json`)."
+    if not (path := run/'eval'/'anchors.json').exists():                  # no training, no seed: once per run
+        t1 = time.perf_counter()
+        write_json(path, evaluate_anchors(p, root, run/'eval', device))
+        _say(f'[eval] anchors (depth lookup, class-mean painter): {time.perf_counter() - t1:.0f} s')
+    for seed in p.seeds:
+        path, models = run/'eval'/f'seed{seed}.json', _models(run, p, seed)
+        done = json.loads(path.read_text()) if path.exists() else {}
+        if done.get('models') == models and 'n_kid' in done:            # (no n_kid: evaluated by an older version)
+            _say(f'[eval] seed {seed}: done before')
+            continue
+        t1 = time.perf_counter()
+        write_json(path, {**evaluate_seed(p, run, root, seed, device), 'models': models})
+        _say(f'[eval] seed {seed}: {time.perf_counter() - t1:.0f} s')
+
+# %% ../nbs/99a_pipeline.ipynb #f241392b
 def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Path:
     "The steps of `run_pipeline` (every rank runs them; rank 0 holds the run-folder lock)."
     t_all, timings = time.perf_counter(), {}
@@ -163,36 +169,11 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
             _say(f'[stage1] {folder.name}: {train_or_resume(cfg, folder)}')
     if step('stage1'): return run
     t0 = time.perf_counter()
-    for seed in p.seeds:
-        for ds in p.depth_sizes:
-            s1 = run/run_name(Stage.STAGE1, seed, ds)
-            src, done = _on_rank0(stage1_depth, s1, root, p.image_size) or ('', '')
-            _say(f'[stage1 depth] {s1.name}: {done} ({src!r} at {p.image_size} px)')
-            folder = run/run_name(Stage.STAGE2, seed, ds)
-            cfg = p.train_config(Stage.STAGE2, seed, root, ds, stage1_run=s1, n_items=n_items)
-            _say(f'[stage2] {folder.name}: {train_or_resume(cfg, folder)}')
-        folder, cfg = run/run_name(Stage.BASELINE, seed), p.train_config(Stage.BASELINE, seed, root, n_items=n_items)
-        _say(f'[baseline] {folder.name}: {train_or_resume(cfg, folder)}')
-        if p.oracle:                                     # Stage 2 on the reference depth: the ceiling of depth
-            folder = run/run_name(Stage.STAGE2, seed, oracle=True)
-            cfg = p.train_config(Stage.STAGE2, seed, root, n_items=n_items, oracle=True)
-            _say(f'[oracle] {folder.name}: {train_or_resume(cfg, folder)}')
+    for seed in p.seeds: _train_image_models(p, run, root, seed, n_items)
     if step('stage2'): return run
     if rank_world()[0] != 0: return run/'report.md'          # evaluation and report: rank 0 alone
     t0 = time.perf_counter()
-    if not (path := run/'eval'/'anchors.json').exists():                  # no training, no seed: once per run
-        t1 = time.perf_counter()
-        write_json(path, evaluate_anchors(p, root, run/'eval', device))
-        _say(f'[eval] anchors (depth lookup, class-mean painter): {time.perf_counter() - t1:.0f} s')
-    for seed in p.seeds:
-        path, models = run/'eval'/f'seed{seed}.json', _models(run, p, seed)
-        done = json.loads(path.read_text()) if path.exists() else {}
-        if done.get('models') == models and 'n_kid' in done:            # (no n_kid: evaluated by an older version)
-            _say(f'[eval] seed {seed}: done before')
-            continue
-        t1 = time.perf_counter()
-        write_json(path, {**evaluate_seed(p, run, root, seed, device), 'models': models})
-        _say(f'[eval] seed {seed}: {time.perf_counter() - t1:.0f} s')
+    _evaluate(p, run, root, device)
     if step('eval'): return run
     t0 = time.perf_counter()
     timings['total'] = time.perf_counter() - t_all
@@ -201,6 +182,30 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
     step('report')
     _say(f'[report] {report} and {report.with_suffix(".html")} ({time.perf_counter() - t_all:.0f} s in all)')
     return report
+
+# %% ../nbs/99a_pipeline.ipynb #63f4f80a
+PIPELINE_STEPS = ('data', 'stage1', 'stage2', 'eval', 'report')
+
+def run_pipeline(preset='quick', # a `Preset` or the name of one in `PRESETS`
+                 run=None, # run folder (default `runs/<preset name>`)
+                 ade20k=None, # ADE20K presets: your `ADEChallengeData2016` folder (None: download it)
+                 cache=None, # ADE20K presets: cache folder (default `cache_root('ade20k')`)
+                 monodepth2=None, # ADE20K presets: monodepth2 model folder (None: download the preset's model)
+                 until:str=None, # stop after this step (one of `PIPELINE_STEPS`)
+                 device=None, # evaluation device (default `default_device()`; training uses the rank's device)
+                 progress:bool=True, # progress bars
+                ) -> Path:
+    "Run (or continue) the whole experiment; returns the report's path (or the run folder when stopped early)."
+    p = PRESETS[preset] if isinstance(preset, str) else preset
+    if until is not None and until not in PIPELINE_STEPS:
+        raise ValueError(f'until must be one of {PIPELINE_STEPS}, got {until!r}')
+    if p.vgg: find_vgg19_weights(p.vgg_weights)   # before any data or training: a missing file stops here, named
+    run = Path(run if run is not None else f'runs/{p.name}')
+    rank0 = rank_world()[0] == 0
+    with folder_lock(run, 'run folder') if rank0 else contextlib.nullcontext():   # one pipeline per folder at a time
+        if rank0:
+            for folder in (run, run/'eval', run/'figures'): clean_tmp(folder)
+        return _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress)
 
 # %% ../nbs/99a_pipeline.ipynb #9e485915
 def _seeds(seeds:str) -> tuple:
@@ -212,6 +217,7 @@ def _seeds(seeds:str) -> tuple:
                          f'got {seeds!r}')
     return out
 
+# %% ../nbs/99a_pipeline.ipynb #08578167
 @script(preset=tuple(PRESETS), until=PIPELINE_STEPS)
 def dsg_demo(preset:str='quick', # 'quick' (scenes, CPU), 'scenes64' (scenes, GPU), 'paper' (ADE20K, GPU) or 'tiny'
              run:str=None, # run folder (default runs/<preset>)

@@ -36,6 +36,7 @@ class Camera:
     pitch: float = 0. # tilt (radians; > 0 looks up)
     fov: float = 60. # field of view across the (square) image, degrees
 
+# %% ../nbs/01a_render.ipynb #a1424f9e
 @dataclass(frozen=True)
 class Box:
     "An axis-aligned box with one class and one albedo."
@@ -53,6 +54,7 @@ class Sphere:
     cls: int
     color: RGB
 
+# %% ../nbs/01a_render.ipynb #e2aa044d
 @dataclass(frozen=True)
 class Room:
     "Indoor background: the inside of the box [-w/2, w/2] x [0, h] x [-d/2, d/2] (walls, floor, ceiling)."
@@ -79,6 +81,7 @@ class Light:
     haze: float = 300. # distance (metres) over which 63% of the colour fades into `haze_color`
     haze_color: RGB = (0.8, 0.8, 0.8)
 
+# %% ../nbs/01a_render.ipynb #ab85bbe9
 @dataclass(frozen=True)
 class Scene:
     "Everything the renderer needs: background, objects, camera, light, and the seed of the texture and pixel noise."
@@ -285,6 +288,7 @@ def _windows(p, lo, hi, spacing, axis):
     return ((spacing[..., 0] > 0) & (axis != 1) & ((fu - .5).abs() < .25) & (fv > .3) & (fv < .75)
             & (p[..., 1] > 3) & (p[..., 1] < hi[..., 1] - 1))
 
+# %% ../nbs/01a_render.ipynb #e5be633c
 @torch.no_grad()
 def _render(scenes, boxes, spheres, size):
     "Render `scenes` whose packed objects are `boxes` (B, K, 12) and `spheres` (B, M, 8)."

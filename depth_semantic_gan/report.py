@@ -8,9 +8,9 @@ import base64, io, json, platform, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FIGURE_COLUMNS', 'seed_table', 'png_bytes', 'fig_png', 'comparison_rows', 'titled', 'figure_image', 'read_evals',
-           'read_anchors', 'result_tables', 'model_label', 'paired_comparisons', 'verdict_lines', 'results',
-           'recipe_table', 'report_sections', 'write_report']
+__all__ = ['FIGURE_COLUMNS', 'seed_table', 'png_bytes', 'fig_png', 'comparison_rows', 'titled', 'figure_image', 'model_label',
+           'read_evals', 'read_anchors', 'evaluated_models', 'result_tables', 'paired_comparisons', 'verdict_lines',
+           'results', 'recipe_table', 'report_sections', 'write_report']
 
 # %% ../nbs/99_report.ipynb #c07b0005
 import numpy as np
@@ -125,6 +125,12 @@ def figure_image(tiles:np.ndarray, # (N, C, S, S, 3) uint8 from `comparison_rows
     return np.asarray(Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST))
 
 # %% ../nbs/99_report.ipynb #727c340b
+def model_label(name:str) -> str:
+    "How the report names a model of `results.json`: 'ours_32' -> 'Ours (32)', 'baseline' -> 'SPADE', ..."
+    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup', 'oracle': 'Oracle'}
+    kind, _, size = name.partition('_')
+    return fixed.get(name) or {'ours': f'Ours ({size})', 'stage1': f'Stage 1 ({size})'}.get(kind, name)
+
 def read_evals(run:Path) -> list:
     "The per-seed evaluations of a run (`eval/seed<N>.json`), in seed order of its preset."
     p = json.loads((run/'preset.json').read_text())
@@ -143,6 +149,13 @@ def read_anchors(run:Path) -> dict:
     path = Path(run)/'eval'/'anchors.json'
     return json.loads(path.read_text()) if path.exists() else None
 
+def evaluated_models(preset:Preset, # the experiment
+                     evals:list, # per-seed dicts from `evaluate_seed`
+                    ) -> list:
+    "The preset's image models the run evaluated (`Preset.image_models`), the one without depth (SPADE) first."
+    return sorted([m for m in preset.image_models() if m.key in evals[0]['image']], key=lambda m: m.depth is not None)
+
+# %% ../nbs/99_report.ipynb #53c878e2
 def result_tables(preset:Preset, # the experiment
                   evals:list, # per-seed dicts from `evaluate_seed`
                   anchors:dict=None, # from `evaluate_anchors` (None: tables without the anchor rows)
@@ -152,21 +165,18 @@ def result_tables(preset:Preset, # the experiment
     n_kid = evals[0].get('n_kid', evals[0]['n'])
     note = (f'{preset.name!r} preset: mean ± std over seeds {", ".join(map(str, seeds))}; '
             f'{n_kid} validation items, {res}×{res} px.')
-    ours = [(f'Ours ({ds})' if ds == res else f'Ours ({ds}, {res})', [e['image'][f'ours_{ds}'] for e in evals],
-             PAPER_IMAGE_FID.get('ours_64' if ds == res else f'ours_{ds}')) for ds in preset.depth_sizes]
+    ims = evaluated_models(preset, evals)
+    models = [(m.title, [e['image'][m.key] for e in evals], PAPER_IMAGE_FID.get(m.paper_row)) for m in ims]
     fixed = lambda r: [r] * len(evals)                                   # an anchor: no training, one value
     painter = [('Class-mean painter (anchor)', fixed(a['image']['painter']), None)] if 'painter' in a['image'] else []
-    oracle = [('Oracle: Stage 2 on the reference depth', [e['image']['oracle'] for e in evals], None)
-              ] if 'oracle' in evals[0]['image'] else []
-    image = seed_table([('SPADE (baseline)', [e['image']['spade'] for e in evals], PAPER_IMAGE_FID['spade']), *ours,
-                        *oracle, *painter, ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)],
+    image = seed_table([*models, *painter, ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)],
                        seeds, note)
-    base = [e['image']['spade']['fid'] for e in evals]
-    verdicts = []
-    for label, rs, _ in ours:
-        o = [r['fid'] for r in rs]
-        verdicts.append(f'- **{label} vs SPADE**: FID {_pm(o)} vs {_pm(base)}, Δ = {np.mean(o) - np.mean(base):+.2f}: '
-                        + _VERDICTS[noise_verdict(o, base)])
+    b = ims[0]                                                           # SPADE: the model without depth
+    base, verdicts = [e['image'][b.key]['fid'] for e in evals], []
+    for m in (m for m in ims if m.depth == 'stage1'):                   # Ours at each Stage-1 size vs SPADE
+        o = [e['image'][m.key]['fid'] for e in evals]
+        verdicts.append(f'- **{m.title} vs {model_label(b.name)}**: FID {_pm(o)} vs {_pm(base)}, '
+                        f'Δ = {np.mean(o) - np.mean(base):+.2f}: ' + _VERDICTS[noise_verdict(o, base)])
     depth_note = note + ' Depth rendered for Inception: grey replicated to 3 channels.'
     lookup = lambda ds: ([(f'(class, row) lookup {ds}×{ds} (anchor)', fixed(a['depth'][str(ds)]), None)]
                          if str(ds) in a['depth'] else [])
@@ -182,24 +192,16 @@ def result_tables(preset:Preset, # the experiment
     return dict(image=image, verdicts='\n'.join(verdicts), depth=depth, accuracy=acc)
 
 # %% ../nbs/99_report.ipynb #4f27c171
-def model_label(name:str) -> str:
-    "How the report names a model of `results.json`: 'ours_32' -> 'Ours (32)', 'baseline' -> 'SPADE', ..."
-    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup', 'oracle': 'Oracle'}
-    kind, _, size = name.partition('_')
-    return fixed.get(name) or {'ours': f'Ours ({size})', 'stage1': f'Stage 1 ({size})'}.get(kind, name)
-
 def paired_comparisons(preset:Preset, # the experiment
                        evals:list, # per-seed dicts from `evaluate_seed`
                        anchors:dict=None, # from `evaluate_anchors`
                       ) -> list:
     "Ours vs SPADE, each image model vs the painter (shading error), Stage 1 vs the lookup (AbsRel): A − B per seed."
     a = anchors or {'depth': {}, 'image': {}}
-    if 'shading_items' not in evals[0]['image']['spade']: return []   # evaluated before per-item values were kept
-    items = {'baseline': [e['image']['spade']['shading_items'] for e in evals],
-             **{f'ours_{ds}': [e['image'][f'ours_{ds}']['shading_items'] for e in evals] for ds in preset.depth_sizes}}
-    if 'oracle' in evals[0]['image']: items['oracle'] = [e['image']['oracle']['shading_items'] for e in evals]
-    pairs = [(f'ours_{ds}', 'baseline', 'shading') for ds in preset.depth_sizes]
-    pairs += [('oracle', 'baseline', 'shading')] * ('oracle' in items)
+    ims = evaluated_models(preset, evals)
+    if 'shading_items' not in evals[0]['image'][ims[0].key]: return []   # evaluated before per-item values were kept
+    items = {m.name: [e['image'][m.key]['shading_items'] for e in evals] for m in ims}
+    pairs = [(m.name, ims[0].name, 'shading') for m in ims if m.depth]   # each model with depth vs SPADE
     if 'painter' in a['image']:
         pairs += [(m, 'painter', 'shading') for m in items]
         items['painter'] = [a['image']['painter']['shading_items']] * len(evals)
@@ -215,6 +217,7 @@ def paired_comparisons(preset:Preset, # the experiment
                     'seeds': list(preset.seeds), 'per_seed': cis, 'verdict': paired_verdict(cis)})
     return out
 
+# %% ../nbs/99_report.ipynb #a51248d3
 _METRIC = {'shading': 'shading error', 'abs_rel': 'AbsRel'}
 
 def verdict_lines(comparisons:list) -> str:
@@ -241,9 +244,8 @@ def results(preset:Preset, # the experiment
     depth = [{'model': f'stage1_{ds}', 'seed': e['seed'], **pick(e['depth'][str(ds)], dkeys)}
              for ds in preset.depth_sizes for e in evals]
     depth += [{'model': 'lookup', 'size': int(ds), 'seed': None, **pick(r, dkeys)} for ds, r in a['depth'].items()]
-    names = {'spade': 'baseline', **{f'ours_{ds}': f'ours_{ds}' for ds in preset.depth_sizes}}
-    names.update({'oracle': 'oracle'} if 'oracle' in evals[0]['image'] else {})
-    images = [{'model': names[k], 'seed': e['seed'], **pick(e['image'][k], ikeys)} for k in names for e in evals]
+    images = [{'model': m.name, 'seed': e['seed'], **pick(e['image'][m.key], ikeys)}
+              for m in evaluated_models(preset, evals) for e in evals]
     images += [{'model': 'painter', 'seed': None, **pick(r, ikeys)} for r in a['image'].values()]
     return {'preset': preset.name, 'n_eval': evals[0]['n'], 'n_kid': evals[0].get('n_kid', evals[0]['n']),
             'depth': depth, 'images': images, 'verdicts': paired_comparisons(preset, evals, anchors)}
@@ -276,6 +278,7 @@ def _intro(run:Path, preset:Preset, steps:dict, timing:dict) -> str:
         text += f" Wall time of the call that wrote this report: {timing['total']:.0f} s ({parts})"
     return text
 
+# %% ../nbs/99_report.ipynb #398a93b5
 def recipe_table(configs:dict, # model folder name -> the `TrainConfig` its checkpoint holds
                 ) -> str:
     "What each model of the run was trained with: steps, batch, precision, VGG loss, init, crop."
@@ -302,18 +305,11 @@ def _paired_intro(res:dict) -> str:
             'random object colours no model can know). Stage 1: AbsRel against the reference depth. A difference '
             'is called only when every seed\'s interval lies on one side of zero.\n\n')
 
-def report_sections(run:Path, # pipeline run folder (evaluated)
-                    device=None, # where the figure's generators run
-                   ) -> list:
-    "The report as ('md', text) and ('png', path, caption) sections; writes the figures into `run/figures`."
-    run = Path(run)
-    gens = Generators(run, device=device)
-    preset, root = gens.preset, str(gens.root)
-    evals, anchors, figs = read_evals(run), read_anchors(run), run/'figures'
+# %% ../nbs/99_report.ipynb #87e038a2
+def _figures(run:Path, gens:Generators) -> tuple:
+    "`(k, comparison png, curves)`: the comparison figure of the first k items and the loss curves, in `run/figures`."
+    preset, root, figs = gens.preset, str(gens.root), run/'figures'
     figs.mkdir(exist_ok=True)
-    t = result_tables(preset, evals, anchors)
-    res = results(preset, evals, anchors)
-    write_json(run/'results.json', res)
     val = load_split(root, 'val', preset.image_size, None, device='cpu')
     ref = load_split(root, 'val', preset.image_size, preset.depth, device='cpu').depth
     k = min(preset.n_figure, len(val))
@@ -325,13 +321,27 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
             name = run_name(st, gens.seed, ds)
             fig = plot_losses(run/name, title=f'{name}: {STAGES[st].title}')
             curves.append(('png', _save_fig(figs/f'curves_{name}.png', fig), f'Loss curves of `{name}`.'))
+    return k, comp, curves
+
+# %% ../nbs/99_report.ipynb #ff6e4798
+def report_sections(run:Path, # pipeline run folder (evaluated)
+                    device=None, # where the figure's generators run
+                   ) -> list:
+    "The report as ('md', text) and ('png', path, caption) sections; writes the figures into `run/figures`."
+    run = Path(run)
+    gens = Generators(run, device=device)
+    preset, evals, anchors = gens.preset, read_evals(run), read_anchors(run)
+    t = result_tables(preset, evals, anchors)
+    res = results(preset, evals, anchors)
+    write_json(run/'results.json', res)
+    k, comp, curves = _figures(run, gens)
     timing = json.loads((run/'timings.json').read_text()) if (run/'timings.json').exists() else {}
     models = sorted(p.name for p in run.iterdir() if (p/'last.pt').exists())
     steps, configs = {}, {}
     for r in models:                                      # each checkpoint read once (paper size: 1.2 GB each)
         sd = load_checkpoint(run/r/'last.pt')
         steps[r], configs[r] = sd['step'], TrainConfig(**sd['config'])
-    reliable = all(e['image']['spade']['reliable'] for e in evals)
+    reliable = all(e['image'][m.key]['reliable'] for e in evals for m in evaluated_models(preset, evals))
     return [
         ('md', _intro(run, preset, steps, timing)),
         ('md', '## Recipe, and where it departs from the paper\n\n' + recipe_table(configs) + '\n\n'

@@ -8,7 +8,6 @@ import contextlib
 from pathlib import Path
 from .core import clean_tmp, folder_lock, rank_world
 from .cache import CacheDataset, cache_paths, cache_root
-from .scenes import prepare_scenes
 from .batches import DeviceData
 from .config import SCENES, TrainConfig
 from .trainer import GANTrainer
@@ -36,10 +35,12 @@ def load_split(data:str, # `SCENES` or a cache folder
                depth:str=None, # depth source to load ('exact', a teacher name, 'stage1-<run>') or None
                device=None, # where the tensors go (default: `default_device()`)
               ) -> DeviceData:
-    "One cache split, read once and put on the device as a `DeviceData` (the scenes cache is rendered on first use)."
+    "One cache split, read once and put on the device as a `DeviceData` (prepared before: this only reads)."
     root = data_root(data)
-    if data == SCENES and not cache_paths(root, split, size)['data'].exists():
-        prepare_scenes(root, sizes=(size,))                                     # first use
+    path = cache_paths(root, split, size)['data']
+    if root == cache_root(SCENES) and not path.exists():          # preparing data is a step of its own
+        raise FileNotFoundError(f'{path}: no such cache: render the scenes first, with '
+                                f'prepare_scenes(sizes=({size},)) (`dsg_train --data scenes` does it)')
     a = CacheDataset(root, split, size, depth).arrays()
     return DeviceData(a['labels'], a['images'], a['depth'], a['ids'], device,
                       source=f'{root}/{split}_{size}' + (f' + depth {depth!r}' if depth else ''))

@@ -14,12 +14,13 @@ __all__ = ['VERSION', 'SCENE_CLASSES', 'sample_room', 'sample_street', 'scene_rn
 # %% ../nbs/01b_scenes.ipynb #0bac74a3
 import numpy as np
 import torch
+from fastcore.basics import patch
 from .core import depth_to_target
 from .data import ADE20KFiles, DataError, make_item, show_item
 from .cache import CacheDataset, build_cache, cache_root, depth_path, depth_sources
 from .render import (BED, BUILDING, CABINET, CAR, CEILING, DOOR, FLOOR, GRASS, PAINTING, ROAD, RUG,
                                        SIDEWALK, TABLE, TREE, WALL, WINDOW, INDOOR_CLASSES, OUTDOOR_CLASSES, RGB, Box,
-                                       Camera, Light, Room, Scene, Sphere, Street, render)
+                                       Camera, Light, Room, Scene, Sphere, Street, XYZ, render)
 
 # %% ../nbs/01b_scenes.ipynb #a8da2ec6
 _BASE = {WALL: (.82, .8, .74), FLOOR: (.55, .4, .28), CEILING: (.93, .93, .9), BED: (.75, .72, .68),
@@ -41,110 +42,141 @@ def _overlaps(a, b, gap=0.):
     "Do the 1-D intervals a, b (or 2-D rectangles given as (x0, x1, z0, z1)) overlap, with `gap` between them?"
     return all(a[i] < b[i + 1] + gap and b[i] < a[i + 1] + gap for i in range(0, len(a), 2))
 
-# %% ../nbs/01b_scenes.ipynb #1d085f3f
+# %% ../nbs/01b_scenes.ipynb #286172fd
 def _on_wall(w, h, d, wall, s, width, y0, y1, depth):
     "Box (lo, hi) against wall 0..3 (x=-w/2, x=+w/2, z=-d/2, z=+d/2), centred at s along it, `depth` into the room."
     a, b = s - width / 2, s + width / 2
     return [((-w/2, y0, a), (-w/2 + depth, y1, b)), ((w/2 - depth, y0, a), (w/2, y1, b)),
             ((a, y0, -d/2), (b, y1, -d/2 + depth)), ((a, y0, d/2 - depth), (b, y1, d/2))][wall]
 
-def sample_room(rng:np.random.Generator) -> Scene:
-    "A random furnished room with a camera inside it."
-    w, h, d = rng.uniform(3, 7), rng.uniform(2.4, 3.2), rng.uniform(3, 8)
-    length = [d, d, w, w]   # length of walls 0..3
-    used = {k: [[] for _ in range(4)] for k in ('floor', 'wall')}   # occupied intervals along each wall
-    boxes, footprints = [], []
-    def place(width, levels, margin=.15):
+class _Layout:
+    "A room being furnished: its size, the boxes so far, their footprints, the occupied stretches of each wall."
+    def __init__(self, rng, w, h, d):
+        self.rng, self.w, self.h, self.d, self.length = rng, w, h, d, [d, d, w, w]   # length of walls 0..3
+        self.used = {k: [[] for _ in range(4)] for k in ('floor', 'wall')}   # occupied intervals along each wall
+        self.boxes, self.footprints = [], []
+    def place(self, width, levels, margin=.15):
         "A free position (wall, s) for something `width` wide, or None."
         for _ in range(12):
-            wall = int(rng.integers(4))
-            half = length[wall] / 2 - width / 2 - margin
+            wall = int(self.rng.integers(4))
+            half = self.length[wall] / 2 - width / 2 - margin
             if half <= 0: continue
-            s = rng.uniform(-half, half)
+            s = self.rng.uniform(-half, half)
             iv = (s - width / 2, s + width / 2)
-            if not any(_overlaps(iv, o, .1) for lv in levels for o in used[lv][wall]):
-                for lv in levels: used[lv][wall].append(iv)
+            if not any(_overlaps(iv, o, .1) for lv in levels for o in self.used[lv][wall]):
+                for lv in levels: self.used[lv][wall].append(iv)
                 return wall, s
-    def add(lo, hi, cls, color, foot=True):
-        boxes.append(Box(tuple(map(float, lo)), tuple(map(float, hi)), cls, color))
-        if foot: footprints.append((lo[0], hi[0], lo[2], hi[2]))
+    def add(self, lo, hi, cls, color, foot=True):
+        "Add a box; with `foot`, its footprint keeps the table and the camera away."
+        self.boxes.append(Box(tuple(map(float, lo)), tuple(map(float, hi)), cls, color))
+        if foot: self.footprints.append((lo[0], hi[0], lo[2], hi[2]))
+    def wall_box(self, pos, width, y0, y1, depth):
+        "Box (lo, hi) against the wall at `pos` = (wall, s) from `place`."
+        return _on_wall(self.w, self.h, self.d, *pos, width, y0, y1, depth)
+
+# %% ../nbs/01b_scenes.ipynb #d00c5ba0
+def _furniture(lay:_Layout):
+    "Beds (a mattress and a headboard) and cabinets against the walls, and a door."
+    rng = lay.rng
     for _ in range(rng.integers(0, 2) + (rng.random() < .6)):   # beds: a mattress and a headboard
         bw, bl = rng.uniform(.9, 1.8), rng.uniform(1.9, 2.1)
-        if (pos := place(bw, ['floor'])) is None: continue
+        if (pos := lay.place(bw, ['floor'])) is None: continue
         c = _color(rng, rng.uniform(.3, .95, 3), .05)
-        add(*_on_wall(w, h, d, *pos, bw, 0, rng.uniform(.45, .6), bl), BED, c)
-        add(*_on_wall(w, h, d, *pos, bw, 0, rng.uniform(.9, 1.2), .08), BED, _color(rng, _BASE[TABLE]))
+        lay.add(*lay.wall_box(pos, bw, 0, rng.uniform(.45, .6), bl), BED, c)
+        lay.add(*lay.wall_box(pos, bw, 0, rng.uniform(.9, 1.2), .08), BED, _color(rng, _BASE[TABLE]))
     for _ in range(rng.integers(0, 3)):                         # cabinets
         cw, ch = rng.uniform(.5, 1.4), rng.uniform(.8, 2.1)
-        if (pos := place(cw, ['floor', 'wall'] if ch > 1.1 else ['floor'])) is None: continue
-        add(*_on_wall(w, h, d, *pos, cw, 0, ch, rng.uniform(.4, .6)), CABINET, _color(rng, _BASE[CABINET], .1))
+        if (pos := lay.place(cw, ['floor', 'wall'] if ch > 1.1 else ['floor'])) is None: continue
+        lay.add(*lay.wall_box(pos, cw, 0, ch, rng.uniform(.4, .6)), CABINET, _color(rng, _BASE[CABINET], .1))
     dw = rng.uniform(.8, 1)
-    if rng.random() < .8 and (pos := place(dw, ['floor', 'wall'])):   # a door
-        add(*_on_wall(w, h, d, *pos, dw, 0, min(2.1, h - .1), .04), DOOR, _color(rng, _BASE[DOOR], .1), False)
+    if rng.random() < .8 and (pos := lay.place(dw, ['floor', 'wall'])):   # a door
+        lay.add(*lay.wall_box(pos, dw, 0, min(2.1, lay.h - .1), .04), DOOR, _color(rng, _BASE[DOOR], .1), False)
+
+# %% ../nbs/01b_scenes.ipynb #2a57f2ae
+def _wall_decor(lay:_Layout):
+    "Windows and paintings: thin boxes on free stretches of the walls."
+    rng = lay.rng
     for _ in range(rng.integers(0, 4)):                         # windows
         ww, y0 = rng.uniform(.6, 1.8), rng.uniform(.8, 1.1)
-        if (pos := place(ww, ['wall'])) is None: continue
-        y1 = min(h - .2, y0 + rng.uniform(.9, 1.4))
-        add(*_on_wall(w, h, d, *pos, ww, y0, y1, .02), WINDOW, _color(rng, _BASE[WINDOW], .03), False)
+        if (pos := lay.place(ww, ['wall'])) is None: continue
+        y1 = min(lay.h - .2, y0 + rng.uniform(.9, 1.4))
+        lay.add(*lay.wall_box(pos, ww, y0, y1, .02), WINDOW, _color(rng, _BASE[WINDOW], .03), False)
     for _ in range(rng.integers(0, 4)):                         # paintings
         pw, ph = rng.uniform(.3, 1.2), rng.uniform(.3, .9)
-        if (pos := place(pw, ['wall'])) is None: continue
+        if (pos := lay.place(pw, ['wall'])) is None: continue
         yc = rng.uniform(1.3, 1.7)
         colour = _color(rng, rng.uniform(.1, .9, 3), .1)
-        add(*_on_wall(w, h, d, *pos, pw, yc - ph / 2, yc + ph / 2, .03), PAINTING, colour, False)
+        lay.add(*lay.wall_box(pos, pw, yc - ph / 2, yc + ph / 2, .03), PAINTING, colour, False)
+
+# %% ../nbs/01b_scenes.ipynb #54c53c2a
+def _table_and_rug(lay:_Layout):
+    "Maybe a free-standing table (a top on four legs) away from the furniture, and maybe a rug."
+    rng, w, d = lay.rng, lay.w, lay.d
     if rng.random() < .7:                                       # a table: top and four legs, free-standing
         tw, tl, th = rng.uniform(.8, 1.6), rng.uniform(.6, 1.), rng.uniform(.7, .78)
         for _ in range(12):
             x, z = rng.uniform(-w/2 + tw/2 + .5, w/2 - tw/2 - .5), rng.uniform(-d/2 + tl/2 + .5, d/2 - tl/2 - .5)
             fp = (x - tw/2, x + tw/2, z - tl/2, z + tl/2)
-            if not any(_overlaps(fp, f, .3) for f in footprints): break
+            if not any(_overlaps(fp, f, .3) for f in lay.footprints): break
         else: fp = None
         if fp:
             c = _color(rng, _BASE[TABLE], .08)
-            add((fp[0], th - .04, fp[2]), (fp[1], th, fp[3]), TABLE, c)
+            lay.add((fp[0], th - .04, fp[2]), (fp[1], th, fp[3]), TABLE, c)
             for lx in (fp[0], fp[1] - .05):
-                for lz in (fp[2], fp[3] - .05): add((lx, 0, lz), (lx + .05, th - .04, lz + .05), TABLE, c, False)
+                for lz in (fp[2], fp[3] - .05): lay.add((lx, 0, lz), (lx + .05, th - .04, lz + .05), TABLE, c, False)
     if rng.random() < .5:                                       # a rug
         rw, rl = rng.uniform(1, min(3, w - 1)), rng.uniform(1, min(3, d - 1))
         x, z = rng.uniform(-w/2 + rw/2, w/2 - rw/2), rng.uniform(-d/2 + rl/2, d/2 - rl/2)
-        add((x - rw/2, 0, z - rl/2), (x + rw/2, .012, z + rl/2), RUG, _color(rng, rng.uniform(.2, .8, 3), .05), False)
+        lay.add((x - rw/2, 0, z - rl/2), (x + rw/2, .012, z + rl/2), RUG,
+                _color(rng, rng.uniform(.2, .8, 3), .05), False)
+
+# %% ../nbs/01b_scenes.ipynb #fce80c1a
+def _room_view(lay:_Layout) -> tuple[Camera, Light]:
+    "A camera standing inside the room, away from the furniture, and a lamp under the ceiling."
+    rng, w, h, d = lay.rng, lay.w, lay.h, lay.d
     for _ in range(100):                                        # the camera: inside the room, away from furniture
         cx, cz = rng.uniform(-w/2 + .4, w/2 - .4), rng.uniform(-d/2 + .4, d/2 - .4)
-        if not any(_overlaps((cx, cx, cz, cz), f, .35) for f in footprints): break
+        if not any(_overlaps((cx, cx, cz, cz), f, .35) for f in lay.footprints): break
     yaw = math.atan2(-cx, -cz) + rng.normal(0, .7)   # mostly towards the middle of the room, which shows more of it
     cam = Camera((float(cx), float(rng.uniform(1.1, min(1.8, h - .3))), float(cz)), float(yaw),
                  float(np.radians(rng.uniform(-25, 8))), float(rng.uniform(55, 80)))
     light = Light((float(rng.uniform(-w/4, w/4)), float(h - rng.uniform(.4, .8)), float(rng.uniform(-d/4, d/4))), False,
                   float(rng.uniform(.25, .45)), float(rng.uniform(30, 80)), _color(rng, (.6, .58, .55), .03))
+    return cam, light
+
+# %% ../nbs/01b_scenes.ipynb #a229188e
+def sample_room(rng:np.random.Generator) -> Scene:
+    "A random furnished room with a camera inside it."
+    lay = _Layout(rng, rng.uniform(3, 7), rng.uniform(2.4, 3.2), rng.uniform(3, 8))
+    _furniture(lay); _wall_decor(lay); _table_and_rug(lay)
+    cam, light = _room_view(lay)
     wall = _color(rng, _pick(rng, [_BASE[WALL], (.75, .8, .85), (.85, .78, .6)]), .05)
     floor = _color(rng, _pick(rng, [_BASE[FLOOR], (.7, .68, .62), (.4, .3, .25)]), .05)
-    room = Room((float(w), float(h), float(d)), wall, floor, _color(rng, _BASE[CEILING], .03))
-    return Scene(room, cam, light, tuple(boxes), (), int(rng.integers(2**31)))
+    room = Room((float(lay.w), float(lay.h), float(lay.d)), wall, floor, _color(rng, _BASE[CEILING], .03))
+    return Scene(room, cam, light, tuple(lay.boxes), (), int(rng.integers(2**31)))
 
-# %% ../nbs/01b_scenes.ipynb #28eabb9c
-def sample_street(rng:np.random.Generator) -> Scene:
-    "A random street with buildings, trees and cars, and a camera standing on it."
-    road, walk, verge = rng.uniform(3, 7), rng.uniform(1.5, 3.5), rng.uniform(.5, 10)
-    L, boxes, spheres = 120., [], []
-    side = road + walk   # outer edge of the sidewalks
-    cam_x = rng.uniform(-side + .5, side - .5)
-    cam_y = rng.uniform(1.3, 2) + (.15 if abs(cam_x) > road else 0) + (rng.random() < .2) * rng.uniform(2, 8)
-    cam = (float(cam_x), float(cam_y), float(rng.uniform(-30, 30)))
-    walk_c = _color(rng, _BASE[SIDEWALK], .05)
-    for sg in (-1, 1):
-        lo, hi = ((-side, 0., -L), (-road, .15, L)) if sg < 0 else ((road, 0., -L), (side, .15, L))
-        boxes.append(Box(lo, hi, SIDEWALK, walk_c))
-        if rng.random() < .85:                                  # a row of buildings
-            z = -L + rng.uniform(0, 20)
-            while z < L:
-                bw, x0 = rng.uniform(10, 35), side + verge + rng.uniform(0, 4)
-                x1 = x0 + rng.uniform(8, 20)
-                lo, hi = (x0, 0., z), (x1, rng.uniform(5, 45), z + bw)
-                if sg < 0: lo, hi = (-hi[0], 0., z), (-lo[0], hi[1], z + bw)
-                colour = _color(rng, _pick(rng, [_BASE[BUILDING], (.6, .35, .3), (.8, .8, .78), (.5, .52, .55)]), .06)
-                windows = (float(rng.uniform(2.5, 4)), float(rng.uniform(3, 3.6)))
-                boxes.append(Box(tuple(map(float, lo)), tuple(map(float, hi)), BUILDING, colour, windows))
-                z += bw + rng.uniform(0, 8)
+# %% ../nbs/01b_scenes.ipynb #96d060bb
+def _street_side(rng, sg:int, road:float, side:float, verge:float, walk_c:RGB, L:float=120.) -> list[Box]:
+    "The sidewalk on side `sg` (-1: x < 0) of a street running along z for +-L m, and mostly a row of buildings."
+    lo, hi = ((-side, 0., -L), (-road, .15, L)) if sg < 0 else ((road, 0., -L), (side, .15, L))
+    boxes = [Box(lo, hi, SIDEWALK, walk_c)]
+    if rng.random() < .85:                                      # a row of buildings
+        z = -L + rng.uniform(0, 20)
+        while z < L:
+            bw, x0 = rng.uniform(10, 35), side + verge + rng.uniform(0, 4)
+            x1 = x0 + rng.uniform(8, 20)
+            lo, hi = (x0, 0., z), (x1, rng.uniform(5, 45), z + bw)
+            if sg < 0: lo, hi = (-hi[0], 0., z), (-lo[0], hi[1], z + bw)
+            colour = _color(rng, _pick(rng, [_BASE[BUILDING], (.6, .35, .3), (.8, .8, .78), (.5, .52, .55)]), .06)
+            windows = (float(rng.uniform(2.5, 4)), float(rng.uniform(3, 3.6)))
+            boxes.append(Box(tuple(map(float, lo)), tuple(map(float, hi)), BUILDING, colour, windows))
+            z += bw + rng.uniform(0, 8)
+    return boxes
+
+# %% ../nbs/01b_scenes.ipynb #4bf5b5c7
+def _trees(rng, side:float, verge:float, cam:XYZ) -> tuple[list[Sphere], list[Box]]:
+    "Trees on the verges (a round crown on a trunk), none around the camera."
+    spheres, trunks = [], []
     for _ in range(rng.integers(0, 11)):                        # trees on the verges (or the sidewalk's edge)
         r, th = rng.uniform(1, 3), rng.uniform(1.5, 3.5)
         x = rng.uniform(side + .3, side + max(verge - .3, .4)) * _pick(rng, (-1, 1))
@@ -152,7 +184,12 @@ def sample_street(rng:np.random.Generator) -> Scene:
         if math.dist(c, cam) < r + .5: continue
         spheres.append(Sphere(c, float(r), TREE, _color(rng, _BASE[TREE], .06)))
         trunk = _color(rng, _TRUNK, .04)
-        boxes.append(Box((c[0] - .15, 0., c[2] - .15), (c[0] + .15, float(th + .2), c[2] + .15), TREE, trunk))
+        trunks.append(Box((c[0] - .15, 0., c[2] - .15), (c[0] + .15, float(th + .2), c[2] + .15), TREE, trunk))
+    return spheres, trunks
+
+def _cars(rng, road:float, cam:XYZ) -> list[Box]:
+    "Cars in the lanes, nose along z: a body and a cabin each, none where the camera stands."
+    boxes = []
     for _ in range(rng.integers(0, 7)):                         # cars in the lanes, nose along z
         x, z = _pick(rng, (-1, 1)) * road / 2 + rng.normal(0, .3), rng.uniform(-60, 60)
         if abs(x - cam[0]) < 1.5 and abs(z - cam[2]) < 3.5: continue
@@ -161,9 +198,11 @@ def sample_street(rng:np.random.Generator) -> Scene:
         x, z = float(x), float(z)
         boxes.append(Box((x - .9, .3, z - length / 2), (x + .9, 1.05, z + length / 2), CAR, c))          # body
         boxes.append(Box((x - .75, 1.05, z - length / 4), (x + .75, 1.55, z + length / 5), CAR, c))     # cabin
-    along = rng.random() < .6
-    yaw = _pick(rng, (0, math.pi)) + rng.normal(0, .25) if along else rng.uniform(0, 2 * math.pi)
-    camera = Camera(cam, float(yaw), float(np.radians(rng.uniform(-18, 10))), float(rng.uniform(55, 80)))
+    return boxes
+
+# %% ../nbs/01b_scenes.ipynb #cddca9f2
+def _sky_and_sun(rng) -> tuple[Light, RGB, RGB]:
+    "The sun (or an overcast sky, with more ambient light): the light, and the sky's colours at horizon and zenith."
     overcast = rng.random() < .25
     zenith = _color(rng, (.6, .62, .65) if overcast else (.25, .45, .85), .04)
     horizon = _color(rng, (.78, .79, .8) if overcast else (.72, .8, .92), .03)
@@ -171,6 +210,24 @@ def sample_street(rng:np.random.Generator) -> Scene:
     ambient = rng.uniform(.5, .7) if overcast else rng.uniform(.3, .5)
     light = Light((float(np.cos(el) * np.sin(az)), float(np.sin(el)), float(np.cos(el) * np.cos(az))), True,
                   float(ambient), float(rng.uniform(150, 500)), horizon)
+    return light, horizon, zenith
+
+# %% ../nbs/01b_scenes.ipynb #f2bdce9a
+def sample_street(rng:np.random.Generator) -> Scene:
+    "A random street with buildings, trees and cars, and a camera standing on it."
+    road, walk, verge = rng.uniform(3, 7), rng.uniform(1.5, 3.5), rng.uniform(.5, 10)
+    side = road + walk   # outer edge of the sidewalks
+    cam_x = rng.uniform(-side + .5, side - .5)
+    cam_y = rng.uniform(1.3, 2) + (.15 if abs(cam_x) > road else 0) + (rng.random() < .2) * rng.uniform(2, 8)
+    cam = (float(cam_x), float(cam_y), float(rng.uniform(-30, 30)))
+    walk_c = _color(rng, _BASE[SIDEWALK], .05)
+    boxes = [b for sg in (-1, 1) for b in _street_side(rng, sg, road, side, verge, walk_c)]
+    spheres, trunks = _trees(rng, side, verge, cam)
+    boxes += trunks + _cars(rng, road, cam)
+    along = rng.random() < .6
+    yaw = _pick(rng, (0, math.pi)) + rng.normal(0, .25) if along else rng.uniform(0, 2 * math.pi)
+    camera = Camera(cam, float(yaw), float(np.radians(rng.uniform(-18, 10))), float(rng.uniform(55, 80)))
+    light, horizon, zenith = _sky_and_sun(rng)
     street = Street(float(road), _color(rng, _BASE[ROAD], .03), _color(rng, _BASE[GRASS], .05), horizon, zenith)
     return Scene(street, camera, light, tuple(boxes), tuple(spheres), int(rng.integers(2**31)))
 
@@ -303,51 +360,57 @@ class SampleBrowser:
         from IPython.display import display
         display(self.widget)
 
-    def open(self, change=None):
-        "(Re)open the chosen dataset and split; the depth note says why depth is missing."
-        make, split = self.sources[self.dataset.value], self.split.value
-        self.ds = self.plain = None
-        self.note = ''
-        try:
-            try: self.ds = make(split, True)
-            except (DataError, ValueError, OSError) as e:   # a bad depth file: open without depth, and say which
-                self.ds, self.note = make(split, False), f'depth unavailable: {e}'
-        except Exception as e:
-            self.status.value = f'<b>{self.dataset.value} / {split}</b>: cannot open: {e}'
-            self.index.max = 0
-            self.out.clear_output()
-            return
-        self.ds_ready = False   # lowering `max` may move the slider: draw once, below
-        self.index.max = len(self.ds) - 1
-        self.ds_ready = True
-        self.show()
+# %% ../nbs/01b_scenes.ipynb #e2adfda7
+@patch
+def open(self:SampleBrowser, change=None):
+    "(Re)open the chosen dataset and split; the depth note says why depth is missing."
+    make, split = self.sources[self.dataset.value], self.split.value
+    self.ds = self.plain = None
+    self.note = ''
+    try:
+        try: self.ds = make(split, True)
+        except (DataError, ValueError, OSError) as e:   # a bad depth file: open without depth, and say which
+            self.ds, self.note = make(split, False), f'depth unavailable: {e}'
+    except Exception as e:
+        self.status.value = f'<b>{self.dataset.value} / {split}</b>: cannot open: {e}'
+        self.index.max = 0
+        self.out.clear_output()
+        return
+    self.ds_ready = False   # lowering `max` may move the slider: draw once, below
+    self.index.max = len(self.ds) - 1
+    self.ds_ready = True
+    self.show()
 
-    def item(self, i:int) -> tuple[dict, str]:
-        "Item `i` and the note for the depth panel (empty when depth is shown)."
-        try: it = self.ds[i]
-        except (DataError, ValueError, OSError) as e:   # this item's depth file is missing or malformed
-            if self.plain is None: self.plain = self.sources[self.dataset.value](self.split.value, False)
-            return self.plain[i], f'depth unavailable: {e}'
-        return it, self.note or ('' if it.get('depth') is not None else 'no depth')
+# %% ../nbs/01b_scenes.ipynb #15ca97f3
+@patch
+def item(self:SampleBrowser, i:int) -> tuple[dict, str]:
+    "Item `i` and the note for the depth panel (empty when depth is shown)."
+    try: it = self.ds[i]
+    except (DataError, ValueError, OSError) as e:   # this item's depth file is missing or malformed
+        if self.plain is None: self.plain = self.sources[self.dataset.value](self.split.value, False)
+        return self.plain[i], f'depth unavailable: {e}'
+    return it, self.note or ('' if it.get('depth') is not None else 'no depth')
 
-    def show(self, change=None):
-        "Draw the current item."
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-        if self.ds is None or not self.ds_ready: return
-        it, note = self.item(self.index.value)
-        self.depth_note = note
-        where = f'<b>{self.dataset.value} / {self.split.value}</b>'
-        self.status.value = f'{where}: item {self.index.value} of {len(self.ds)}, id {it["id"]}'
-        if self.fig is not None: plt.close(self.fig)
-        self.fig, axs = plt.subplots(1, 3, figsize=(11, 3), gridspec_kw={'wspace': .75})
-        show_item(it if not note else {**it, 'depth': None}, axs, self.legend)
-        if note:   # in the depth panel, and in full in the status line
-            axs[2].axis('off')
-            axs[2].text(.5, .5, textwrap.fill(note, 36), ha='center', va='center', fontsize=7,
-                        transform=axs[2].transAxes)
-            if note != 'no depth': self.status.value += f'<br>{html.escape(note)}'
-        with self.out:
-            self.out.clear_output(wait=True)
-            display(self.fig)
-        plt.close(self.fig)
+# %% ../nbs/01b_scenes.ipynb #740d6e9f
+@patch
+def show(self:SampleBrowser, change=None):
+    "Draw the current item."
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    if self.ds is None or not self.ds_ready: return
+    it, note = self.item(self.index.value)
+    self.depth_note = note
+    where = f'<b>{self.dataset.value} / {self.split.value}</b>'
+    self.status.value = f'{where}: item {self.index.value} of {len(self.ds)}, id {it["id"]}'
+    if self.fig is not None: plt.close(self.fig)
+    self.fig, axs = plt.subplots(1, 3, figsize=(11, 3), gridspec_kw={'wspace': .75})
+    show_item(it if not note else {**it, 'depth': None}, axs, self.legend)
+    if note:   # in the depth panel, and in full in the status line
+        axs[2].axis('off')
+        axs[2].text(.5, .5, textwrap.fill(note, 36), ha='center', va='center', fontsize=7,
+                    transform=axs[2].transAxes)
+        if note != 'no depth': self.status.value += f'<br>{html.escape(note)}'
+    with self.out:
+        self.out.clear_output(wait=True)
+        display(self.fig)
+    plt.close(self.fig)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import asdict, dataclass
 from functools import partial
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['INITS', 'one_hot_labels', 'semantic_input', 'SpectralNormV1', 'spectral_norm', 'resize_nearest', 'SPADE',
+__all__ = ['INITS', 'one_hot_labels', 'semantic_input', 'resize_nearest', 'SPADE', 'SpectralNormV1', 'spectral_norm',
            'SPADEResnetBlock', 'GeneratorConfig', 'DiscriminatorConfig', 'SPADEGenerator', 'class_means',
            'start_from_means', 'NLayerDiscriminator', 'MultiscaleDiscriminator', 'discriminate', 'hinge_d_loss',
            'hinge_g_loss', 'feature_matching_loss', 'forward_flops']
@@ -48,6 +49,58 @@ def semantic_input(label:torch.Tensor, # int (B, H, W) class ids
         want = f'({oh.shape[0]}, C, {oh.shape[2]}, {oh.shape[3]})'
         raise ValueError(f'extra must be (B, C, H, W) = {want}, got {tuple(extra.shape)}')
     return torch.cat([oh, extra.to(oh.dtype)], 1)
+
+# %% ../nbs/03_spade.ipynb #73b413e4
+def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
+                   size, # (h, w) target size
+                  ) -> torch.Tensor:
+    "`F.interpolate(seg, size, mode='nearest')`, as a strided view (no copy) when `size` divides the input size."
+    h, w = seg.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0: return seg[..., ::h // size[0], ::w // size[1]]
+    return F.interpolate(seg, size=tuple(size), mode='nearest')
+
+# %% ../nbs/03_spade.ipynb #5d7feb44
+INITS = ('xavier', 'nvlabs-gpu')  # weight inits: NVlabs as written (its CPU path), and as it ran on a GPU
+
+def _check_init(init:str):
+    if init not in INITS: raise ValueError(f'init must be one of {INITS}, got {init!r}')
+
+def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02, xavier=True) -> nn.Conv2d:
+    "A `k`x`k` conv with the reference initialisation: Xavier-normal weights (gain `init_gain`), zero bias."
+    conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2 if padding is None else padding, bias=bias)
+    if xavier: nn.init.xavier_normal_(conv.weight, gain=init_gain)   # else PyTorch's default (kaiming-uniform)
+    if bias: nn.init.zeros_(conv.bias)
+    return conv
+
+def _sn_conv(cin, cout, k, init='xavier', **kw) -> nn.Module:
+    "`spectral_norm(_conv(...))`; under `init='nvlabs-gpu'` the weight keeps PyTorch's default init (the bias is 0)."
+    return spectral_norm(_conv(cin, cout, k, xavier=init == 'xavier', **kw))
+
+# %% ../nbs/03_spade.ipynb #b78478bd
+class SPADE(nn.Module):
+    "Spatially-adaptive normalisation: parameter-free norm of `x`, then per-pixel `(1 + gamma)`, `beta` from `seg`."
+    def __init__(self, norm_nc:int, # channels of the normalised features
+                 label_nc:int, # channels of the condition map `seg`
+                 hidden:int=128, # width of the shared conv (128 in the reference)
+                 ks:int=3, # kernel size of the three convs
+                 norm_layer=nn.BatchNorm2d, # parameter-free norm class, called as `norm_layer(norm_nc, affine=False)`
+                 init_gain:float=0.02, # Xavier-normal gain of the conv weights
+                ):
+        super().__init__()
+        self.param_free_norm = norm_layer(norm_nc, affine=False)
+        self.mlp_shared = nn.Sequential(_conv(label_nc, hidden, ks, init_gain=init_gain), nn.ReLU())
+        self.mlp_gamma = _conv(hidden, norm_nc, ks, init_gain=init_gain)
+        self.mlp_beta = _conv(hidden, norm_nc, ks, init_gain=init_gain)
+
+    def modulation(self, x, seg):
+        "`(gamma, beta)`, each (B, norm_nc, H, W) at the size of `x`."
+        if seg.shape[-2:] != x.shape[-2:]: seg = resize_nearest(seg, x.shape[-2:])  # (B, label_nc, H, W)
+        actv = self.mlp_shared(seg)                                  # (B, hidden, H, W)
+        return self.mlp_gamma(actv), self.mlp_beta(actv)
+
+    def forward(self, x, seg):
+        gamma, beta = self.modulation(x, seg)
+        return self.param_free_norm(x) * (1 + gamma) + beta
 
 # %% ../nbs/03_spade.ipynb #d30f3d78
 def _no_autocast(t:torch.Tensor):
@@ -107,58 +160,6 @@ def spectral_norm(conv:nn.Module, # a convolution whose `weight` gets spectral n
     conv.register_state_dict_post_hook(_sn_save_hook)
     conv.register_load_state_dict_pre_hook(_sn_load_hook)
     return conv
-
-# %% ../nbs/03_spade.ipynb #73b413e4
-def resize_nearest(seg:torch.Tensor, # (B, C, H, W) condition
-                   size, # (h, w) target size
-                  ) -> torch.Tensor:
-    "`F.interpolate(seg, size, mode='nearest')`, as a strided view (no copy) when `size` divides the input size."
-    h, w = seg.shape[-2:]
-    if h % size[0] == 0 and w % size[1] == 0: return seg[..., ::h // size[0], ::w // size[1]]
-    return F.interpolate(seg, size=tuple(size), mode='nearest')
-
-# %% ../nbs/03_spade.ipynb #5d7feb44
-INITS = ('xavier', 'nvlabs-gpu')  # weight inits: NVlabs as written (its CPU path), and as it ran on a GPU
-
-def _check_init(init:str):
-    if init not in INITS: raise ValueError(f'init must be one of {INITS}, got {init!r}')
-
-def _conv(cin, cout, k, stride=1, padding=None, bias=True, init_gain=0.02, xavier=True) -> nn.Conv2d:
-    "A `k`x`k` conv with the reference initialisation: Xavier-normal weights (gain `init_gain`), zero bias."
-    conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2 if padding is None else padding, bias=bias)
-    if xavier: nn.init.xavier_normal_(conv.weight, gain=init_gain)   # else PyTorch's default (kaiming-uniform)
-    if bias: nn.init.zeros_(conv.bias)
-    return conv
-
-def _sn_conv(cin, cout, k, init='xavier', **kw) -> nn.Module:
-    "`spectral_norm(_conv(...))`; under `init='nvlabs-gpu'` the weight keeps PyTorch's default init (the bias is 0)."
-    return spectral_norm(_conv(cin, cout, k, xavier=init == 'xavier', **kw))
-
-# %% ../nbs/03_spade.ipynb #b78478bd
-class SPADE(nn.Module):
-    "Spatially-adaptive normalisation: parameter-free norm of `x`, then per-pixel `(1 + gamma)`, `beta` from `seg`."
-    def __init__(self, norm_nc:int, # channels of the normalised features
-                 label_nc:int, # channels of the condition map `seg`
-                 hidden:int=128, # width of the shared conv (128 in the reference)
-                 ks:int=3, # kernel size of the three convs
-                 norm_layer=nn.BatchNorm2d, # parameter-free norm class, called as `norm_layer(norm_nc, affine=False)`
-                 init_gain:float=0.02, # Xavier-normal gain of the conv weights
-                ):
-        super().__init__()
-        self.param_free_norm = norm_layer(norm_nc, affine=False)
-        self.mlp_shared = nn.Sequential(_conv(label_nc, hidden, ks, init_gain=init_gain), nn.ReLU())
-        self.mlp_gamma = _conv(hidden, norm_nc, ks, init_gain=init_gain)
-        self.mlp_beta = _conv(hidden, norm_nc, ks, init_gain=init_gain)
-
-    def modulation(self, x, seg):
-        "`(gamma, beta)`, each (B, norm_nc, H, W) at the size of `x`."
-        if seg.shape[-2:] != x.shape[-2:]: seg = resize_nearest(seg, x.shape[-2:])  # (B, label_nc, H, W)
-        actv = self.mlp_shared(seg)                                  # (B, hidden, H, W)
-        return self.mlp_gamma(actv), self.mlp_beta(actv)
-
-    def forward(self, x, seg):
-        gamma, beta = self.modulation(x, seg)
-        return self.param_free_norm(x) * (1 + gamma) + beta
 
 # %% ../nbs/03_spade.ipynb #e8e9305d
 class SPADEResnetBlock(nn.Module):
@@ -248,6 +249,8 @@ class DiscriminatorConfig:
         return MultiscaleDiscriminator(**asdict(self))
 
 # %% ../nbs/03_spade.ipynb #c501d44a
+_G_WIDTHS = {'head_0': (16, 16), 'G_middle_0': (16, 16), 'G_middle_1': (16, 16), 'up_0': (16, 8), 'up_1': (8, 4),
+             'up_2': (4, 2), 'up_3': (2, 1)} # in, out channels (x ngf) of the blocks, in the NVlabs order
 _G_BLOCKS = ('G_middle_0', 'G_middle_1', 'up_0', 'up_1', 'up_2', 'up_3', 'up_4')
 
 def _upsample_plan(num_up:int) -> tuple:
@@ -286,13 +289,7 @@ class SPADEGenerator(nn.Module):
         block = partial(SPADEResnetBlock, label_nc=self.seg_nc, hidden=spade_hidden, spectral=spectral,
                         init_gain=init_gain, init=init)
         self.fc = _conv(self.seg_nc, 16 * nf, 3, init_gain=init_gain)
-        self.head_0 = block(16 * nf, 16 * nf)
-        self.G_middle_0 = block(16 * nf, 16 * nf)
-        self.G_middle_1 = block(16 * nf, 16 * nf)
-        self.up_0 = block(16 * nf, 8 * nf)
-        self.up_1 = block(8 * nf, 4 * nf)
-        self.up_2 = block(4 * nf, 2 * nf)
-        self.up_3 = block(2 * nf, 1 * nf)
+        for name, (fin, fout) in _G_WIDTHS.items(): setattr(self, name, block(fin * nf, fout * nf))
         final_nc = nf
         if num_up == 7: self.up_4, final_nc = block(nf, nf // 2), nf // 2
         self.conv_img = _conv(final_nc, out_nc, 3, init_gain=init_gain)
@@ -301,18 +298,20 @@ class SPADEGenerator(nn.Module):
             self.skip = nn.Conv2d(label_nc, out_nc, 1, bias=False)
             nn.init.zeros_(self.skip.weight)
 
-    def forward(self, seg): # (B, seg_nc, H, W) condition
-        x = self.fc(resize_nearest(seg, (self.sh, self.sw)))        # (B, 16ngf, sh, sw)
-        s = resize_nearest(seg, x.shape[-2:])                       # the condition at the feature size: resized
-        x = self.head_0(x, s)                                       # once per size, not in each SPADE layer
-        for name, up in zip(_G_BLOCKS, self.ups):
-            if up:
-                x = F.interpolate(x, scale_factor=2, mode='nearest')
-                s = resize_nearest(seg, x.shape[-2:])                              # (B, seg_nc, h, w)
-            x = getattr(self, name)(x, s)                                          # (B, C, h, w)
-        out = self.conv_img(F.leaky_relu(x, 0.2))                          # (B, out_nc, sh*2**num_up, sw*2**num_up)
-        if self.skip is not None: out = out + self.skip(seg[:, :self.label_nc])    # the one-hot, at full size
-        return torch.tanh(out)
+# %% ../nbs/03_spade.ipynb #b6e38f39
+@patch
+def forward(self:SPADEGenerator, seg): # (B, seg_nc, H, W) condition
+    x = self.fc(resize_nearest(seg, (self.sh, self.sw)))        # (B, 16ngf, sh, sw)
+    s = resize_nearest(seg, x.shape[-2:])                       # the condition at the feature size: resized
+    x = self.head_0(x, s)                                       # once per size, not in each SPADE layer
+    for name, up in zip(_G_BLOCKS, self.ups):
+        if up:
+            x = F.interpolate(x, scale_factor=2, mode='nearest')
+            s = resize_nearest(seg, x.shape[-2:])                              # (B, seg_nc, h, w)
+        x = getattr(self, name)(x, s)                                          # (B, C, h, w)
+    out = self.conv_img(F.leaky_relu(x, 0.2))                          # (B, out_nc, sh*2**num_up, sw*2**num_up)
+    if self.skip is not None: out = out + self.skip(seg[:, :self.label_nc])    # the one-hot, at full size
+    return torch.tanh(out)
 
 # %% ../nbs/03_spade.ipynb #a5c1b002
 def class_means(ids:torch.Tensor, # integer (N, H, W) class ids (uint8 or long), on any device

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['lr_factor', 'Callback', 'check_data', 'model_configs', 'label_lut', 'build_generator', 'channel_ids', 'build_models',
@@ -119,42 +120,9 @@ def generate(G:nn.Module, # a generator; it runs in eval mode and gets its mode 
     finally: G.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 
-# %% ../nbs/04a_training.ipynb #cdd09531
+# %% ../nbs/04a_training.ipynb #01e74742
 class GANTrainer:
     "Trains one SPADE GAN (Stage 1, Stage 2 or the baseline) with TTUR Adam, hinge + feature matching (+ VGG, L1)."
-    def __init__(self, cfg:TrainConfig, # the run
-                 data:DeviceData, # training split (on the device)
-                 val:DeviceData=None, # split for sample grids (default: `data`)
-                 run_dir=None, # folder for checkpoints, logs and samples (None: write nothing)
-                 cbs:list=None, # callbacks (`94_callbacks`: `default_callbacks(cfg, run_dir)`; None: none)
-                 models:tuple=None, # `(G, D)` to train instead of `build_models(cfg)`
-                 vgg:nn.Module=None, # VGG perceptual loss module; default from `cfg.vgg_weights`
-                ):
-        check_data(cfg, data)
-        if val is not None: check_data(cfg, val, 'sample data')
-        self.cfg, self.data, self.val = cfg, data, val if val is not None else data
-        self.run_dir = None if run_dir is None else Path(run_dir)
-        self.rank, self.world, self.device = self.place()
-        if data.device != self.device: raise ValueError(f'data lives on {data.device}, training runs on {self.device}')
-        self.is_cuda = self.device.type == 'cuda'
-        seed_everything(cfg.seed)
-        G, D = self.prepare(*(models if models is not None else build_models(cfg, data)))
-        self.mem_fmt = torch.channels_last if cfg.channels_last and self.is_cuda else torch.contiguous_format
-        self.G, self.D = (m.to(self.device, memory_format=self.mem_fmt) for m in (G, D))   # plain: saved, sampled
-        (self._g_train, self._g_fwd), (self._d_train, self._d_fwd) = self._runners(self.G), self._runners(self.D)
-        adam = dict(betas=(cfg.beta1, cfg.beta2), fused=True if self.is_cuda else None)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, **adam)
-        factor = partial(lr_factor, steps=cfg.steps, decay_start=cfg.decay_start)
-        self.sched_g, self.sched_d = (torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (self.opt_g, self.opt_d))
-        crop = 0 if cfg.load_size is None else cfg.load_size - cfg.size   # > 0: random crops after a resize
-        self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, self.rank, self.world, cfg.flip, crop)
-        self.vgg = vgg if vgg is not None else (VGGLoss(cfg.vgg_weights).to(self.device) if cfg.vgg_weights else None)
-        self.notes = [] if self.vgg is not None else ['VGG perceptual loss off: no VGG19 weights (vgg_weights=None)']
-        self.step, self.losses, self.pending, self.log = 0, {}, [], []
-        self.saved_at = None   # (step, path) of the last checkpoint this trainer wrote or resumed from
-        self.cbs = sorted(cbs or [], key=lambda c: c.order)
-
     # hooks for several processes (95_distributed); one process needs none of them
     def place(self) -> tuple:
         "`(rank, world, device)`: one process on `default_device()`."
@@ -179,122 +147,6 @@ class GANTrainer:
         "bf16 autocast on CUDA when `cfg.amp`; a no-op elsewhere."
         return torch.autocast('cuda', torch.bfloat16, enabled=self.cfg.amp and self.is_cuda)
 
-    def get_batch(self, data:DeviceData=None, # split to draw from (default: the training split)
-                  idx=None, # item indices (default: the next ones from the sampler, with flips and crops)
-                 ) -> dict:
-        "A batch with `cond` (G's input: one-hot label, plus depth in Stage 2) and `real` (depth or RGB) on the device."
-        data = data if data is not None else self.data
-        flip = crop = None                     # batches of given items (sample grids, validation) are never augmented
-        if idx is None:
-            idx, flip, *crop = next(self.sampler)
-            crop = crop[0] if crop else None   # the crop offsets, drawn when `cfg.load_size` > `cfg.size`
-        b = data.batch(torch.as_tensor(idx), flip, crop, self.cfg.load_size)
-        depth = b['depth'] if self.cfg.spec.cond_depth else None   # ids were checked once in `check_data`: no sync
-        cond = semantic_input(channel_ids(self.G, b['label_ids']), depth, self.cfg.label_nc, check=False)
-        b['cond'] = cond.contiguous(memory_format=self.mem_fmt)                      # (B, label_nc [+1], S, S)
-        b['real'] = b[self.cfg.spec.target]                                           # (B, 1 or 3, S, S)
-        return b
-
-    def g_step(self, cond, real) -> tuple:
-        "One generator update (D frozen); returns the fake (detached) and the losses (device tensors)."
-        self.D.requires_grad_(False)                 # D's gradients from this step would be thrown away: skip them
-        try:
-            with self.autocast():
-                fake = self._g_train(cond)                                              # (B, out_nc, S, S)
-                pred_fake, pred_real = discriminate(self._d_fwd, cond, fake, real)
-                losses = {'g_gan': hinge_g_loss(pred_fake),
-                          'g_feat': feature_matching_loss(pred_fake, pred_real, self.cfg.lambda_feat)}
-                if self.vgg is not None:
-                    losses['g_vgg'] = self.vgg(fake, real) * self.cfg.lambda_vgg      # 1-channel depth is seen as grey
-                if self.cfg.lambda_l1: losses['g_l1'] = (fake - real).abs().mean() * self.cfg.lambda_l1
-            self.opt_g.zero_grad(set_to_none=True)
-            sum(losses.values()).backward()
-            self.opt_g.step()
-        finally: self.D.requires_grad_(True)
-        return fake.detach(), {k: v.detach().float() for k, v in losses.items()}
-
-    def d_step(self, cond, real,
-               fake=None, # fake to judge; None regenerates it with the updated G under no_grad (the NVlabs rule)
-              ) -> dict:
-        "One discriminator update (hinge loss on real and fake); returns the losses (device tensors)."
-        with self.autocast():
-            if fake is None:
-                with torch.no_grad(): fake = self._g_fwd(cond)
-            pred_fake, pred_real = discriminate(self._d_train, cond, fake.detach(), real)
-            losses = {'d_fake': hinge_d_loss(pred_fake, real=False), 'd_real': hinge_d_loss(pred_real, real=True)}
-        self.opt_d.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
-        self.opt_d.step()
-        return {k: v.detach().float() for k, v in losses.items()}
-
-    def train_step(self):
-        "One iteration: a G step, then a D step; the losses stay on the device (`self.pending`) until `read_losses`."
-        b = self.batch = self.get_batch()
-        fake, lg = self.g_step(b['cond'], b['real'])
-        ld = self.d_step(b['cond'], b['real'], fake if self.cfg.reuse_fake else None)
-        self.sched_g.step()
-        self.sched_d.step()
-        self.step += 1
-        self.losses = {**lg, **ld}
-        self.pending.append((self.step, torch.stack(list(self.losses.values()))))
-
-    def due(self, every:int) -> bool:
-        "True every `every` steps and at the last step of `fit` (False when `every` is 0)."
-        return bool(every) and (self.step % every == 0 or self.step == self.until)
-
-    def fit(self, until:int=None # stop after this many iterations in total (default: `cfg.steps`)
-           ):
-        "Train from `self.step` to `until`, calling the callbacks around every step."
-        self.until = self.cfg.steps if until is None else min(until, self.cfg.steps)
-        self.G.train()
-        self.D.train()
-        self.failed = False
-        for cb in self.cbs: cb.before_fit(self)
-        try:
-            while self.step < self.until:
-                for cb in self.cbs: cb.before_step(self)
-                self.train_step()
-                for cb in self.cbs: cb.after_step(self)
-        except BaseException:
-            self.failed = True   # callbacks see it: nothing is saved from a failed or interrupted run
-            raise
-        finally:
-            for cb in self.cbs: cb.after_fit(self)
-        self.read_losses()
-        return self
-
-    def stop_note(self) -> str:
-        "What a run stopped by the NaN guard leaves behind: its last good checkpoint, or that it has written none yet."
-        if self.run_dir is None: return ''
-        if self.saved_at is None:
-            return f'. This run has written no checkpoint to {self.run_dir} yet: there is nothing to resume'
-        return f'. The last good checkpoint (step {self.saved_at[0]}) stays in {self.saved_at[1]}'
-
-    def read_losses(self) -> dict:
-        "Bring the pending losses to the host (one sync), stop on NaN/inf naming the step, return their means."
-        if not self.pending: return {}
-        names, steps = list(self.losses), [s for s, _ in self.pending]
-        vals = self.reduce(torch.stack([v for _, v in self.pending])).cpu()           # (K, n_losses) global means
-        self.pending = []
-        if (bad := ~torch.isfinite(vals)).any():
-            r, c = (int(i) for i in bad.nonzero()[0])
-            raise FloatingPointError(f'step {steps[r]}: loss {names[c]} is {vals[r, c].item()}; training stopped'
-                                     + self.stop_note())
-        return {'step': steps[-1], **dict(zip(names, vals.mean(0).tolist()))}
-
-    def check_finite(self, what:str='checkpoint' # what would have been written from this state (for the message)
-                    ):
-        "Stop with `FloatingPointError` when a weight or buffer (e.g. a BN running variance) of G or D is NaN/inf."
-        for name, m in (('G', self.G), ('D', self.D)):
-            ts = [('weight', n, p) for n, p in m.named_parameters()] + [('buffer', n, b) for n, b in m.named_buffers()]
-            ts = [x for x in ts if x[2].is_floating_point()]
-            ok = torch.stack([torch.isfinite(t).all() for _, _, t in ts]).cpu()        # one host sync
-            if not ok.all():
-                kind, key, t = ts[int((~ok).nonzero()[0])]
-                val = 'nan' if t.isnan().any() else 'inf'
-                raise FloatingPointError(f'step {self.step}: {name} {kind} {key} holds {val}; {what} not written, '
-                                         f'training stopped' + self.stop_note())
-
     def generate(self, labels, # uint8 (N, S, S) class ids
                  depth=None, # Stage 2: (N, 1, S, S) depth condition
                 ) -> torch.Tensor:
@@ -302,18 +154,190 @@ class GANTrainer:
         return generate(self.G, labels, depth if self.cfg.spec.cond_depth else None, self.cfg.label_nc,
                         amp=self.cfg.amp and self.is_cuda)
 
-    def state_dict(self) -> dict:
-        "The trainer's state (weights, optimisers, schedulers, step, data order, config as plain values)."
-        return {'config': self.cfg.to_dict(), 'step': self.step, 'G': self.G.state_dict(), 'D': self.D.state_dict(),
-                'opt_g': self.opt_g.state_dict(), 'opt_d': self.opt_d.state_dict(),
-                'sched_g': self.sched_g.state_dict(), 'sched_d': self.sched_d.state_dict(),
-                'sampler': self.sampler.state_dict()}
+# %% ../nbs/04a_training.ipynb #27d4f7a4
+@patch
+def __init__(self:GANTrainer, cfg:TrainConfig, # the run
+             data:DeviceData, # training split (on the device)
+             val:DeviceData=None, # split for sample grids (default: `data`)
+             run_dir=None, # folder for checkpoints, logs and samples (None: write nothing)
+             cbs:list=None, # callbacks (`94_callbacks`: `default_callbacks(cfg, run_dir)`; None: none)
+             models:tuple=None, # `(G, D)` to train instead of `build_models(cfg)`
+             vgg:nn.Module=None, # VGG perceptual loss module; default from `cfg.vgg_weights`
+            ):
+    "Check `data`, build G and D on the device, their TTUR Adams and schedulers, and the batch sampler."
+    check_data(cfg, data)
+    if val is not None: check_data(cfg, val, 'sample data')
+    self.cfg, self.data, self.val = cfg, data, val if val is not None else data
+    self.run_dir = None if run_dir is None else Path(run_dir)
+    self.rank, self.world, self.device = self.place()
+    if data.device != self.device: raise ValueError(f'data lives on {data.device}, training runs on {self.device}')
+    self.is_cuda = self.device.type == 'cuda'
+    seed_everything(cfg.seed)
+    G, D = self.prepare(*(models if models is not None else build_models(cfg, data)))
+    self.mem_fmt = torch.channels_last if cfg.channels_last and self.is_cuda else torch.contiguous_format
+    self.G, self.D = (m.to(self.device, memory_format=self.mem_fmt) for m in (G, D))   # plain: saved, sampled
+    (self._g_train, self._g_fwd), (self._d_train, self._d_fwd) = self._runners(self.G), self._runners(self.D)
+    adam = dict(betas=(cfg.beta1, cfg.beta2), fused=True if self.is_cuda else None)
+    self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, **adam)
+    self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, **adam)
+    factor = partial(lr_factor, steps=cfg.steps, decay_start=cfg.decay_start)
+    self.sched_g, self.sched_d = (torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (self.opt_g, self.opt_d))
+    crop = 0 if cfg.load_size is None else cfg.load_size - cfg.size   # > 0: random crops after a resize
+    self.sampler = BatchSampler(len(data), cfg.batch_size, cfg.seed, self.rank, self.world, cfg.flip, crop)
+    self.vgg = vgg if vgg is not None else (VGGLoss(cfg.vgg_weights).to(self.device) if cfg.vgg_weights else None)
+    self.notes = [] if self.vgg is not None else ['VGG perceptual loss off: no VGG19 weights (vgg_weights=None)']
+    self.step, self.losses, self.pending, self.log = 0, {}, [], []
+    self.saved_at = None   # (step, path) of the last checkpoint this trainer wrote or resumed from
+    self.cbs = sorted(cbs or [], key=lambda c: c.order)
 
-    def load_state_dict(self, sd:dict):
-        "Restore the parts of a `state_dict` that `sd` holds; its config must be this trainer's."
-        if (saved := TrainConfig(**sd['config'])) != self.cfg:
-            diff = {k: (v, getattr(self.cfg, k)) for k, v in asdict(saved).items() if getattr(self.cfg, k) != v}
-            raise ValueError(f'checkpoint config differs from this run (saved, now): {diff}')
-        for k in ('G', 'D', 'opt_g', 'opt_d', 'sched_g', 'sched_d', 'sampler'):
-            if k in sd: getattr(self, k).load_state_dict(sd[k])
-        self.step = sd['step']
+# %% ../nbs/04a_training.ipynb #e26ee6d2
+@patch
+def get_batch(self:GANTrainer, data:DeviceData=None, # split to draw from (default: the training split)
+              idx=None, # item indices (default: the next ones from the sampler, with flips and crops)
+             ) -> dict:
+    "A batch with `cond` (G's input: one-hot label, plus depth in Stage 2) and `real` (depth or RGB) on the device."
+    data = data if data is not None else self.data
+    flip = crop = None                     # batches of given items (sample grids, validation) are never augmented
+    if idx is None:
+        idx, flip, *crop = next(self.sampler)
+        crop = crop[0] if crop else None   # the crop offsets, drawn when `cfg.load_size` > `cfg.size`
+    b = data.batch(torch.as_tensor(idx), flip, crop, self.cfg.load_size)
+    depth = b['depth'] if self.cfg.spec.cond_depth else None   # ids were checked once in `check_data`: no sync
+    cond = semantic_input(channel_ids(self.G, b['label_ids']), depth, self.cfg.label_nc, check=False)
+    b['cond'] = cond.contiguous(memory_format=self.mem_fmt)                      # (B, label_nc [+1], S, S)
+    b['real'] = b[self.cfg.spec.target]                                           # (B, 1 or 3, S, S)
+    return b
+
+# %% ../nbs/04a_training.ipynb #88238005
+@patch
+def g_step(self:GANTrainer, cond, real) -> tuple:
+    "One generator update (D frozen); returns the fake (detached) and the losses (device tensors)."
+    self.D.requires_grad_(False)                 # D's gradients from this step would be thrown away: skip them
+    try:
+        with self.autocast():
+            fake = self._g_train(cond)                                              # (B, out_nc, S, S)
+            pred_fake, pred_real = discriminate(self._d_fwd, cond, fake, real)
+            losses = {'g_gan': hinge_g_loss(pred_fake),
+                      'g_feat': feature_matching_loss(pred_fake, pred_real, self.cfg.lambda_feat)}
+            if self.vgg is not None:
+                losses['g_vgg'] = self.vgg(fake, real) * self.cfg.lambda_vgg      # 1-channel depth is seen as grey
+            if self.cfg.lambda_l1: losses['g_l1'] = (fake - real).abs().mean() * self.cfg.lambda_l1
+        self.opt_g.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        self.opt_g.step()
+    finally: self.D.requires_grad_(True)
+    return fake.detach(), {k: v.detach().float() for k, v in losses.items()}
+
+# %% ../nbs/04a_training.ipynb #785c1195
+@patch
+def d_step(self:GANTrainer, cond, real,
+           fake=None, # fake to judge; None regenerates it with the updated G under no_grad (the NVlabs rule)
+          ) -> dict:
+    "One discriminator update (hinge loss on real and fake); returns the losses (device tensors)."
+    with self.autocast():
+        if fake is None:
+            with torch.no_grad(): fake = self._g_fwd(cond)
+        pred_fake, pred_real = discriminate(self._d_train, cond, fake.detach(), real)
+        losses = {'d_fake': hinge_d_loss(pred_fake, real=False), 'd_real': hinge_d_loss(pred_real, real=True)}
+    self.opt_d.zero_grad(set_to_none=True)
+    sum(losses.values()).backward()
+    self.opt_d.step()
+    return {k: v.detach().float() for k, v in losses.items()}
+
+# %% ../nbs/04a_training.ipynb #46d9e2cc
+@patch
+def train_step(self:GANTrainer):
+    "One iteration: a G step, then a D step; the losses stay on the device (`self.pending`) until `read_losses`."
+    b = self.batch = self.get_batch()
+    fake, lg = self.g_step(b['cond'], b['real'])
+    ld = self.d_step(b['cond'], b['real'], fake if self.cfg.reuse_fake else None)
+    self.sched_g.step()
+    self.sched_d.step()
+    self.step += 1
+    self.losses = {**lg, **ld}
+    self.pending.append((self.step, torch.stack(list(self.losses.values()))))
+
+# %% ../nbs/04a_training.ipynb #a1aaaef9
+@patch
+def stop_note(self:GANTrainer) -> str:
+    "What a run stopped by the NaN guard leaves behind: its last good checkpoint, or that it has written none yet."
+    if self.run_dir is None: return ''
+    if self.saved_at is None:
+        return f'. This run has written no checkpoint to {self.run_dir} yet: there is nothing to resume'
+    return f'. The last good checkpoint (step {self.saved_at[0]}) stays in {self.saved_at[1]}'
+
+@patch
+def read_losses(self:GANTrainer) -> dict:
+    "Bring the pending losses to the host (one sync), stop on NaN/inf naming the step, return their means."
+    if not self.pending: return {}
+    names, steps = list(self.losses), [s for s, _ in self.pending]
+    vals = self.reduce(torch.stack([v for _, v in self.pending])).cpu()           # (K, n_losses) global means
+    self.pending = []
+    if (bad := ~torch.isfinite(vals)).any():
+        r, c = (int(i) for i in bad.nonzero()[0])
+        raise FloatingPointError(f'step {steps[r]}: loss {names[c]} is {vals[r, c].item()}; training stopped'
+                                 + self.stop_note())
+    return {'step': steps[-1], **dict(zip(names, vals.mean(0).tolist()))}
+
+# %% ../nbs/04a_training.ipynb #cc0818cf
+@patch
+def due(self:GANTrainer, every:int) -> bool:
+    "True every `every` steps and at the last step of `fit` (False when `every` is 0)."
+    return bool(every) and (self.step % every == 0 or self.step == self.until)
+
+@patch
+def fit(self:GANTrainer, until:int=None # stop after this many iterations in total (default: `cfg.steps`)
+       ):
+    "Train from `self.step` to `until`, calling the callbacks around every step."
+    self.until = self.cfg.steps if until is None else min(until, self.cfg.steps)
+    self.G.train()
+    self.D.train()
+    self.failed = False
+    for cb in self.cbs: cb.before_fit(self)
+    try:
+        while self.step < self.until:
+            for cb in self.cbs: cb.before_step(self)
+            self.train_step()
+            for cb in self.cbs: cb.after_step(self)
+    except BaseException:
+        self.failed = True   # callbacks see it: nothing is saved from a failed or interrupted run
+        raise
+    finally:
+        for cb in self.cbs: cb.after_fit(self)
+    self.read_losses()
+    return self
+
+# %% ../nbs/04a_training.ipynb #cd849d37
+@patch
+def check_finite(self:GANTrainer,
+                 what:str='checkpoint', # what would have been written from this state (for the message)
+                ):
+    "Stop with `FloatingPointError` when a weight or buffer (e.g. a BN running variance) of G or D is NaN/inf."
+    for name, m in (('G', self.G), ('D', self.D)):
+        ts = [('weight', n, p) for n, p in m.named_parameters()] + [('buffer', n, b) for n, b in m.named_buffers()]
+        ts = [x for x in ts if x[2].is_floating_point()]
+        ok = torch.stack([torch.isfinite(t).all() for _, _, t in ts]).cpu()        # one host sync
+        if not ok.all():
+            kind, key, t = ts[int((~ok).nonzero()[0])]
+            val = 'nan' if t.isnan().any() else 'inf'
+            raise FloatingPointError(f'step {self.step}: {name} {kind} {key} holds {val}; {what} not written, '
+                                     f'training stopped' + self.stop_note())
+
+# %% ../nbs/04a_training.ipynb #4b7e03f7
+@patch
+def state_dict(self:GANTrainer) -> dict:
+    "The trainer's state (weights, optimisers, schedulers, step, data order, config as plain values)."
+    return {'config': self.cfg.to_dict(), 'step': self.step, 'G': self.G.state_dict(), 'D': self.D.state_dict(),
+            'opt_g': self.opt_g.state_dict(), 'opt_d': self.opt_d.state_dict(),
+            'sched_g': self.sched_g.state_dict(), 'sched_d': self.sched_d.state_dict(),
+            'sampler': self.sampler.state_dict()}
+
+@patch
+def load_state_dict(self:GANTrainer, sd:dict):
+    "Restore the parts of a `state_dict` that `sd` holds; its config must be this trainer's."
+    if (saved := TrainConfig(**sd['config'])) != self.cfg:
+        diff = {k: (v, getattr(self.cfg, k)) for k, v in asdict(saved).items() if getattr(self.cfg, k) != v}
+        raise ValueError(f'checkpoint config differs from this run (saved, now): {diff}')
+    for k in ('G', 'D', 'opt_g', 'opt_d', 'sched_g', 'sched_d', 'sampler'):
+        if k in sd: getattr(self, k).load_state_dict(sd[k])
+    self.step = sd['step']

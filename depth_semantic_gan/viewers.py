@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fastcore.basics import patch
+
 # %% auto #0
-__all__ = ['legend_html', 'ComparisonViewer', 'replace_class', 'paint_box', 'LabelEditor', 'CurvesViewer']
+__all__ = ['ROW_TITLES', 'legend_html', 'ComparisonViewer', 'replace_class', 'paint_box', 'edit_tiles', 'LabelEditor',
+           'CurvesViewer']
 
 # %% ../nbs/07c_viewers.ipynb #c07d0005
 import numpy as np
@@ -93,6 +96,17 @@ def paint_box(label:torch.Tensor, # (H, W) class ids
     out[y[0]:y[1], x[0]:x[1]] = cls
     return out
 
+# %% ../nbs/07c_viewers.ipynb #c07d0013
+ROW_TITLES = {'depth': 'Depth', 'spade': 'SPADE', 'ours': 'Ours'}   # `Generators.row`'s keys as column titles
+
+def edit_tiles(gens:Generators, # the run's models
+               label:torch.Tensor, # uint8 (S, S) class ids at the image size
+              ) -> tuple:
+    "`(tiles (1, C, S, S, 3) uint8, titles)`: the label map, then every output of `gens.row(label)`, at S×S."
+    g, s = gens.row(label), label.shape[-1]
+    tiles = [colorize(label)] + [to_rgb(resize_nearest(v, (s, s)))[0] for v in g.values()]
+    return np.stack(tiles)[None], ('Label', *(ROW_TITLES.get(k, k) for k in g))
+
 # %% ../nbs/07c_viewers.ipynb #0fc05d3b
 class LabelEditor:
     "Edit one validation label map (replace a class, paint a rectangle) and see depth, ours and SPADE regenerate."
@@ -115,37 +129,43 @@ class LabelEditor:
         self.b_replace, self.b_paint = W.Button(description='Replace'), W.Button(description='Paint box')
         self.b_reset = W.Button(description='Reset')
         self.image, self.legend = W.Image(format='png'), W.HTML()
-        self.item.observe(lambda ch: self.reset(), names='value')
-        self.b_replace.on_click(lambda _: self.edit(replace_class(self.label, self.old.value, self.new.value)))
-        self.b_paint.on_click(lambda _: self.edit(paint_box(self.label, self.paint_cls.value, self.xs.value,
-                                                            self.ys.value)))
-        self.b_reset.on_click(lambda _: self.reset())
         self.widget = W.VBox([self.item, W.HBox([self.old, self.new, self.b_replace]),
                               W.HBox([self.paint_cls, self.xs, self.ys, self.b_paint]), self.b_reset,
                               self.image, self.legend])
+        self._wire()
         self.reset()
-
-    def reset(self):
-        "Back to the item's own label map."
-        self.edit(self.val.labels[self.item.value].clone())
-
-    def edit(self, label:torch.Tensor):
-        "Show `label` and what the three generators make of it."
-        self.label = label
-        g = self.gens.row(label)
-        s = label.shape[-1]
-        d = resize_nearest(g['depth'], (s, s))
-        tiles = np.stack([colorize(label), to_rgb(d)[0], to_rgb(g['spade'])[0], to_rgb(g['ours'])[0]])[None]
-        titles = ('Label', 'Depth', 'SPADE', 'Ours')
-        self.image.value = png_bytes(titled(figure_image(tiles, self.scale), titles, s * self.scale, 2 * self.scale))
-        present = classes_present(label)
-        self.old.options = [(f'{i} {n}', i) for i, n, _ in present]
-        self.old.value = present[0][0]
-        self.legend.value = legend_html(label)
 
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+# %% ../nbs/07c_viewers.ipynb #c07d0016
+@patch
+def edit(self:LabelEditor, label:torch.Tensor):
+    "Show `label` and what the run's generators make of it; the 'replace' list offers the classes present."
+    self.label = label
+    tiles, titles = edit_tiles(self.gens, label)
+    self.image.value = png_bytes(titled(figure_image(tiles, self.scale), titles, label.shape[-1] * self.scale,
+                                        2 * self.scale))
+    present = classes_present(label)
+    self.old.options = [(f'{i} {n}', i) for i, n, _ in present]
+    self.old.value = present[0][0]
+    self.legend.value = legend_html(label)
+
+@patch
+def reset(self:LabelEditor):
+    "Back to the item's own label map."
+    self.edit(self.val.labels[self.item.value].clone())
+
+# %% ../nbs/07c_viewers.ipynb #c07d0017
+@patch
+def _wire(self:LabelEditor):
+    "What a click or a slider move does: replace a class, paint a box, go back to the item's map."
+    self.item.observe(lambda ch: self.reset(), names='value')
+    self.b_replace.on_click(lambda _: self.edit(replace_class(self.label, self.old.value, self.new.value)))
+    self.b_paint.on_click(lambda _: self.edit(paint_box(self.label, self.paint_cls.value, self.xs.value,
+                                                        self.ys.value)))
+    self.b_reset.on_click(lambda _: self.reset())
 
 # %% ../nbs/07c_viewers.ipynb #74598c6d
 class CurvesViewer:
@@ -170,22 +190,25 @@ class CurvesViewer:
         files = sorted((self.run/model/'samples').glob('step_*.png'))
         return {int(re.search(r'(\d+)', f.stem).group(1)): f for f in files}
 
-    def show_model(self, model:str):
-        "Show `model`'s loss curves and its last sample grid."
-        self.curves.value = fig_png(plot_losses(self.run/model, title=model), dpi=80)
-        g = self.grids(model)
-        self.step.options = [(str(k), k) for k in g] or [('—', None)]
-        self.step.value = max(g) if g else None
-        self.show_samples(self.step.value)
-
-    def show_samples(self, step):
-        "Show the sample grid saved at `step` (None: nothing)."
-        if step is None:
-            self.samples.value = b''
-            return
-        arr = np.asarray(Image.open(self.grids(self.model.value)[step]).convert('RGB'))
-        self.samples.value = png_bytes(arr, self.scale)
-
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+# %% ../nbs/07c_viewers.ipynb #c07d0019
+@patch
+def show_model(self:CurvesViewer, model:str):
+    "Show `model`'s loss curves and its last sample grid."
+    self.curves.value = fig_png(plot_losses(self.run/model, title=model), dpi=80)
+    g = self.grids(model)
+    self.step.options = [(str(k), k) for k in g] or [('—', None)]
+    self.step.value = max(g) if g else None
+    self.show_samples(self.step.value)
+
+@patch
+def show_samples(self:CurvesViewer, step):
+    "Show the sample grid saved at `step` (None: nothing)."
+    if step is None:
+        self.samples.value = b''
+        return
+    arr = np.asarray(Image.open(self.grids(self.model.value)[step]).convert('RGB'))
+    self.samples.value = png_bytes(arr, self.scale)

@@ -2,7 +2,7 @@
 
 Uses the `tiny` preset with more steps (so that there is a middle to kill in) in a temporary run folder.
 """
-import os, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 from pathlib import Path
 
 import torch
@@ -33,6 +33,9 @@ def test_demo_killed_then_resumed(tmp_path):
     assert (run/'report.md').exists() and (run/'report.html').exists()
     report = (run/'report.md').read_text()
     assert 'stage2_d32_s0 12' in report                      # the resumed model reached its last step
+    images = json.loads((run/'results.json').read_text())['images']   # every image model of the preset, in this order
+    assert [(r['model'], r['seed']) for r in images] == [(m, s) for m in ('baseline', 'ours_32', 'oracle') for s in (0, 1)
+                                                         ] + [('painter', None)], images
 
     again = _demo(run).communicate(timeout=600)[0]           # a third call: nothing left but the report
     assert again.count('done before') == 12, again[-3000:]   # 2 seeds × (Stage 1, its depth, Stage 2, baseline, oracle, eval)

@@ -31,6 +31,7 @@ def test_notebook_map_matches_nbs():
 def test_notebook(nb, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))   # the notebook's scratch folders (and its subprocesses')
     monkeypatch.setenv('TMPDIR', str(tmp_path))
+    monkeypatch.setenv('IN_TEST', '1')          # nbdev sets it for good: undone after the test, for the tests after it
     cfg = get_config()
     ok, secs = run_notebook(nb, skip_flags=cfg.tst_flags.split(), force_flags=os.environ.get('DSG_TEST_FLAGS', '').split(),
                           basepath=cfg.config_path)
