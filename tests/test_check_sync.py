@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
 from check_sync import outputs_problem                                           # noqa: E402
-from execute_notebooks import KEY, check, code_hash, execute, module_hashes      # noqa: E402
+from execute_notebooks import KEY, NOTE, check, code_hash, execute, module_hashes      # noqa: E402
 
 CELLS = [('markdown', '# Tiny\n> a notebook for the test'),
          ('code', 'from depth_semantic_gan.core import in_test'),
@@ -56,7 +56,9 @@ def copy(executed, tmp_path):
 def test_executed_notebook_passes(copy, capsys):
     path, lib = copy
     nb = json.loads(path.read_text())
-    assert nb['cells'][2]['outputs'][0]['text'] == ['False 42\n']          # full size: not in test mode
+    note = ''.join(nb['cells'][1]['source'])
+    assert note.startswith(NOTE) and 's with at most' in note                 # the run's time, under the title
+    assert nb['cells'][3]['outputs'][0]['text'] == ['False 42\n']          # full size: not in test mode
     rec = nb['metadata'][KEY]
     assert rec['code_sha256'] == code_hash(nb) and set(rec['modules']) == {'core', 'render'}
     assert rec['wall_s'] > 0 and rec['peak_rss_mib'] > 0 and rec['torch'] and rec['machine'] and rec['date']
@@ -68,7 +70,7 @@ def test_record_survives_nbdev_clean(copy):
     path, lib = copy
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(path)], cwd=ROOT, check=True)
     nb = json.loads(path.read_text())
-    assert KEY in nb['metadata'] and nb['cells'][2]['outputs'] and check(nb, lib) == (None, [])
+    assert KEY in nb['metadata'] and nb['cells'][3]['outputs'] and check(nb, lib) == (None, [])
 
 
 def _edit(path, i, new):
@@ -79,7 +81,7 @@ def _edit(path, i, new):
 
 def test_code_edit_fails_naming_the_notebook(copy):
     path, lib = copy
-    _edit(path, 2, 'print(in_test(), 6 * 9)')
+    _edit(path, 3, 'print(in_test(), 6 * 9)')
     assert 'code cells changed since the outputs were made: 00_tiny.ipynb' in outputs_problem(path.parent, lib)
 
 

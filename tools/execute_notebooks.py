@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NBS, LIB = ROOT/'nbs', ROOT/'depth_semantic_gan'
 KEY = 'dsg_outputs'                       # the notebook-metadata key of the record (settings.ini allows it)
+NOTE = "**This notebook's run.**"          # the markdown cell, under the title, that the executor keeps current
 PROBE = '__dsg_probe__'                   # marks the line the last (temporary) cell prints
 
 
@@ -124,6 +125,7 @@ def execute(path: Path, out: Path = None, timeout: int = None, lib: Path = LIB, 
                python=platform.python_version(), machine=machine(), command=command)
     slow = sorted(((_cell_seconds(c), i) for i, c in enumerate(nb.cells) if c.cell_type == 'code'), reverse=True)[:3]
     nb.metadata[KEY] = rec
+    if path.name != 'index.ipynb': set_run_note(nb, rec)          # the README has no run of its own to report
     dest = Path(out)/path.name if out else path
     if not out and [_src(c) for c in nbformat.read(path, as_version=4).cells] != before:
         raise RuntimeError(f'{path.name} was edited while it ran: not overwritten; run it again')
@@ -131,6 +133,22 @@ def execute(path: Path, out: Path = None, timeout: int = None, lib: Path = LIB, 
     nbformat.write(nb, dest)
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(dest)], cwd=ROOT, check=True)
     return {**rec, 'slowest_cells': [(round(s, 1), i, _src(nb.cells[i]).strip().splitlines()[0][:60]) for s, i in slow]}
+
+
+def run_note(rec: dict) -> str:
+    "What a reader sees of the record: the time, memory and machine of the run whose outputs are stored."
+    return (f"{NOTE} The outputs below were made top to bottom, outside test mode, in {rec['wall_s']:.0f} s with at most "
+            f"{rec['peak_rss_mib'] / 1024:.1f} GiB of memory, on {rec['date'][:10]} ({rec['machine']}; {rec['device']}; "
+            f"torch {rec['torch']}): `{rec['command']}`.")
+
+def set_run_note(nb, rec: dict):
+    "Write `run_note(rec)` into the notebook's note cell, or add one under the title (a markdown edit: no new run)."
+    import nbformat
+    cells = nb.cells
+    at = next((i for i, c in enumerate(cells) if c.cell_type == 'markdown' and _src(c).startswith(NOTE)), None)
+    if at is not None: cells[at].source = run_note(rec); return
+    title = next((i for i, c in enumerate(cells) if c.cell_type == 'markdown' and _src(c).startswith('# ')), 0)
+    cells.insert(title + 1, nbformat.v4.new_markdown_cell(run_note(rec)))
 
 
 def _notebooks(names) -> list:
