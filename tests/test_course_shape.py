@@ -1,8 +1,9 @@
 """The shape of the course, checked on the notebooks' text (nothing is run).
 
 Part I (notebooks numbered below 90) is the method, Part II (90 and up) the engineering. Within a part, a lower-numbered
-notebook never imports the module of a higher one (Part I may use Part II). A Part-I code cell has at most 40 lines, and no
-markdown cell anywhere is over 2,000 characters: lessons build in small steps, and measured tables live in benchmarks/.
+notebook never imports the module of a higher one (Part I may use Part II). A Part-I code cell has at most 40 lines,
+and no markdown cell anywhere is over 2,000 characters: lessons build in small steps, and measured tables live in
+benchmarks/.
 """
 import json, re
 from pathlib import Path

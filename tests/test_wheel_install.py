@@ -2,8 +2,8 @@
 
 `make test` installs the package in editable mode, which reads the modules from the checkout. This test builds a wheel,
 installs it (without dependencies: the test's own environment has them) into a temporary folder, and runs the installed
-package and its console script from a folder outside the checkout: the class names (package data) must be inside the wheel,
-and `dsg_demo --preset tiny` must run through to its report.
+package and its console script from a folder outside the checkout: the class names (package data) must be inside the
+wheel, and `dsg_demo --preset tiny` must run through to its report.
 """
 import os, subprocess, sys, zipfile
 from pathlib import Path
@@ -20,17 +20,18 @@ def _run(cmd, **kw):
 def test_wheel_installs_and_runs_the_demo(tmp_path):
     wheels, site, work = tmp_path/'wheels', tmp_path/'site', tmp_path/'work'
     work.mkdir()
-    _run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(wheels), str(ROOT)],
-         cwd=tmp_path)
+    pip = [sys.executable, '-m', 'pip']
+    _run([*pip, 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(wheels), str(ROOT)], cwd=tmp_path)
     (whl,) = wheels.glob('depth_semantic_gan-*.whl')
     names = zipfile.ZipFile(whl).namelist()
     assert 'depth_semantic_gan/assets/ade20k_classes.json' in names, names
     assert not any(n.startswith(('nbs/', 'tests/')) for n in names)
-    _run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', str(site), str(whl)], cwd=tmp_path)
+    _run([*pip, 'install', '-q', '--no-deps', '--target', str(site), str(whl)], cwd=tmp_path)
 
     env = {**os.environ, 'PYTHONPATH': str(site)}
-    where = _run([sys.executable, '-c', 'import depth_semantic_gan as d; from depth_semantic_gan.data import ADE_CLASSES; '
-                  'print(d.__file__); print(len(ADE_CLASSES))'], cwd=work, env=env).stdout.split()
+    code = ('import depth_semantic_gan as d; from depth_semantic_gan.data import ADE_CLASSES; '
+            'print(d.__file__, len(ADE_CLASSES))')
+    where = _run([sys.executable, '-c', code], cwd=work, env=env).stdout.split()
     assert Path(where[0]).is_relative_to(site), f'imported {where[0]}, not the installed wheel'
     assert where[1] == '151'
     _run([sys.executable, str(site/'bin'/'dsg_train'), '--help'], cwd=work, env=env)

@@ -137,9 +137,9 @@ def execute(path: Path, out: Path = None, timeout: int = None, lib: Path = LIB, 
 
 def run_note(rec: dict) -> str:
     "What a reader sees of the record: the time, memory and machine of the run whose outputs are stored."
-    return (f"{NOTE} The outputs below were made top to bottom, outside test mode, in {rec['wall_s']:.0f} s with at most "
-            f"{rec['peak_rss_mib'] / 1024:.1f} GiB of memory, on {rec['date'][:10]} ({rec['machine']}; {rec['device']}; "
-            f"torch {rec['torch']}): `{rec['command']}`.")
+    return (f"{NOTE} The outputs below were made top to bottom, outside test mode, in {rec['wall_s']:.0f} s "
+            f"with at most {rec['peak_rss_mib'] / 1024:.1f} GiB of memory, on {rec['date'][:10]} ({rec['machine']}; "
+            f"{rec['device']}; torch {rec['torch']}): `{rec['command']}`.")
 
 def set_run_note(nb, rec: dict):
     "Write `run_note(rec)` into the notebook's note cell, or add one under the title (a markdown edit: no new run)."
