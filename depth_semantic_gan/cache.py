@@ -250,6 +250,14 @@ def _has_depth(items:list, idx:range, ids:list, has_depth:bool|None) -> bool:
             raise DataError(f'item {i} ({ids[i]}) {"lacks" if has_depth else "has"} depth, unlike the items before it')
     return has_depth
 
+def _store(arr, items:list, idx:range, dw):
+    "One chunk of read items into the unfinished cache `arr`, and their depth through the `DepthWriter` `dw` (if any)."
+    if dw is not None and not dw.complete:
+        dw.write(idx.start, depth_to_target(torch.from_numpy(np.stack([r['depth'] for r in items]))))
+    arr['image'][idx.start:idx.stop] = np.stack([r['image'] for r in items])
+    arr['label'][idx.start:idx.stop] = np.stack([r['label'] for r in items])
+    arr.flush()
+
 # %% ../nbs/91_cache.ipynb #bc22d7bb
 def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE20KFiles`)
                 root, # cache folder of the dataset (e.g. `cache_root('ade20k')`)
@@ -278,12 +286,7 @@ def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE2
                     items = list(pool.map(lambda i: _read_checked(source, i, size), idx))
                     if has_depth := _has_depth(items, idx, ids, has_depth):
                         dw = dw or DepthWriter(root, split, size, depth_source, n)
-                        if not dw.complete:
-                            dep = torch.from_numpy(np.stack([r['depth'] for r in items]))
-                            dw.write(idx.start, depth_to_target(dep))
-                    arr['image'][idx.start:idx.stop] = np.stack([r['image'] for r in items])
-                    arr['label'][idx.start:idx.stop] = np.stack([r['label'] for r in items])
-                    arr.flush()
+                    _store(arr, items, idx, dw)
                     done = idx.stop
                     with atomic_write(p['progress'], 'w') as f:
                         json.dump({**key, 'done': done, 'has_depth': has_depth}, f)
