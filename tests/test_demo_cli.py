@@ -1,8 +1,12 @@
-"""`dsg_demo` in processes of its own: killed in the middle of Stage 2, then run again, it resumes and finishes.
+"""`dsg_demo` in processes of its own: killed in the middle of Stage 2, then run again, it resumes and finishes; a
+second run on a busy folder, or with another preset, stops; two ranks under torchrun.
 
-Uses the `tiny` preset with more steps (so that there is a middle to kill in) in a temporary run folder.
+Uses the `tiny` preset with more steps (so that there is a middle to kill in) in a temporary run folder. The
+kill-and-resume test runs the package as a user installs it: a non-editable wheel (`make test` installs the
+package in editable mode, which reads the modules from the checkout), installed without dependencies (the test's
+own environment has them) into a temporary folder, run from a folder outside the checkout.
 """
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, time, zipfile
 from pathlib import Path
 
 import torch
@@ -10,13 +14,41 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = [str(Path(sys.executable).parent/'dsg_demo')]                     # the console script `pip install -e .` made
 
-def _demo(run, *extra, **kw):
-    return subprocess.Popen([*DEMO, '--preset', 'tiny', '--steps', '12', '--run', str(run), *extra], cwd=ROOT,
+def _demo(run, *extra, demo=DEMO, cwd=ROOT, **kw):
+    return subprocess.Popen([*demo, '--preset', 'tiny', '--steps', '12', '--run', str(run), *extra], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
-def test_demo_killed_then_resumed(tmp_path):
-    run = tmp_path/'tiny'
-    p = _demo(run)
+def _run(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    assert p.returncode == 0, f'{cmd} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}'
+    return p
+
+def _install_wheel(tmp_path) -> tuple:
+    "Build the wheel, check what it holds, install it into `tmp_path/site`; (its dsg_demo command, its environment)."
+    wheels, site = tmp_path/'wheels', tmp_path/'site'
+    pip = [sys.executable, '-m', 'pip']
+    _run([*pip, 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(wheels), str(ROOT)], cwd=tmp_path)
+    (whl,) = wheels.glob('depth_semantic_gan-*.whl')
+    names = zipfile.ZipFile(whl).namelist()
+    assert 'depth_semantic_gan/assets/ade20k_classes.json' in names, names   # package data: the class names
+    assert not any(n.startswith(('nbs/', 'tests/')) for n in names)
+    _run([*pip, 'install', '-q', '--no-deps', '--target', str(site), str(whl)], cwd=tmp_path)
+    return [sys.executable, str(site/'bin'/'dsg_demo')], {**os.environ, 'PYTHONPATH': str(site)}
+
+def test_installed_wheel_demo_killed_then_resumed(tmp_path):
+    demo, env = _install_wheel(tmp_path)
+    work = tmp_path/'work'
+    work.mkdir()
+    code = ('import depth_semantic_gan as d; from depth_semantic_gan.data import ADE_CLASSES; '
+            'print(d.__file__, len(ADE_CLASSES))')
+    where = _run([sys.executable, '-c', code], cwd=work, env=env).stdout.split()
+    assert Path(where[0]).is_relative_to(tmp_path/'site'), f'imported {where[0]}, not the installed wheel'
+    assert where[1] == '151'
+    _run([sys.executable, str(tmp_path/'site'/'bin'/'dsg_train'), '--help'], cwd=work, env=env)
+
+    run = work/'tiny'
+    installed = lambda run: _demo(run, demo=demo, cwd=work, env=env)  # the wheel's dsg_demo, away from the checkout
+    p = installed(run)
     ck = run/'stage2_d32_s0'/'last.pt'
     t0 = time.time()
     while not ck.exists():                                   # first Stage-2 checkpoint: the run is in the middle
@@ -27,7 +59,7 @@ def test_demo_killed_then_resumed(tmp_path):
     assert torch.load(ck, map_location='cpu', weights_only=True)['step'] < 12
     assert not (run/'report.md').exists()
 
-    out = _demo(run).communicate(timeout=600)[0]
+    out = installed(run).communicate(timeout=600)[0]
     assert '[stage1] stage1_32_s0: done before' in out and '[stage1] stage1_32_s1: done before' in out, out[-3000:]
     assert '[stage2] stage2_d32_s0: resumed at step' in out, out[-3000:]
     assert (run/'report.md').exists() and (run/'report.html').exists()
@@ -37,7 +69,7 @@ def test_demo_killed_then_resumed(tmp_path):
     assert [(r['model'], r['seed']) for r in images] == [(m, s) for m in ('baseline', 'ours_32', 'oracle') for s in (0, 1)
                                                          ] + [('painter', None)], images
 
-    again = _demo(run).communicate(timeout=600)[0]           # a third call: nothing left but the report
+    again = installed(run).communicate(timeout=600)[0]           # a third call: nothing left but the report
     assert again.count('done before') == 12, again[-3000:]   # 2 seeds × (Stage 1, its depth, Stage 2, baseline, oracle, eval)
     assert '[eval] seed 0: done before' in again
 
