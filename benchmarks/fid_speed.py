@@ -6,10 +6,10 @@
 Both sides are timed end to end from the PNG folders to the number: the command line as a fresh process (interpreter,
 imports, network, features, `scipy.linalg.sqrtm`), the project cold (network built in this process) and warm (network
 already built, as inside a training run). The project also computes KID. Where SciPy >= 1.18 removed `sqrtm(disp=...)`,
-the command line runs with a shim that restores the argument (see `depth_semantic_gan.metrics.run_pytorch_fid`); the output
-says so. `--weights random` writes randomly initialised weights in pytorch-fid's layout into a temporary TORCH_HOME for
-both sides, accepted by the weights check through `$DSG_FID_WEIGHTS_SHA256`: timings stay valid, the FID values are
-then meaningless (for machines without the real weights).
+the command line runs with a shim that restores the argument (see `depth_semantic_gan.metrics.run_pytorch_fid`); the
+output says so. `--weights random` writes randomly initialised weights in pytorch-fid's layout into a temporary
+TORCH_HOME for both sides, accepted by the weights check through `$DSG_FID_WEIGHTS_SHA256`: timings stay valid, the FID
+values are then meaningless (for machines without the real weights).
 """
 import argparse, os, time, warnings
 
@@ -22,8 +22,8 @@ def make_folder(path, n, size, seed, noise):
     path.mkdir(parents=True)
     g = torch.Generator().manual_seed(seed)
     for i in range(0, n, 500):
-        base = torch.nn.functional.interpolate(torch.rand(min(500, n - i), 3, 8, 8, generator=g) * 255, size=(size, size),
-                                               mode='bicubic')
+        base = torch.nn.functional.interpolate(torch.rand(min(500, n - i), 3, 8, 8, generator=g) * 255,
+                                               size=(size, size), mode='bicubic')
         ims = (base + noise * torch.randn(base.shape, generator=g)).clamp(0, 255).round().to(torch.uint8)
         for j, im in enumerate(ims): Image.fromarray(im.permute(1, 2, 0).numpy()).save(path/f'{i + j:05d}.png')
 
@@ -48,7 +48,8 @@ def main():
     p.add_argument('--n', type=int, default=2000, help='images per set')
     p.add_argument('--size', type=int, default=64, help='image size in pixels')
     p.add_argument('--device', default=None, help='default: depth_semantic_gan.core.default_device()')
-    p.add_argument('--batch-size', type=int, default=None, help="the project's batch size (default 200 on a GPU, 50 on a CPU)")
+    p.add_argument('--batch-size', type=int, default=None,
+                   help="the project's batch size (default 200 on a GPU, 50 on a CPU)")
     p.add_argument('--cli-batch-size', type=int, default=50, help="the command line's --batch-size (its default: 50)")
     p.add_argument('--weights', choices=('real', 'random'), default='real')
     p.add_argument('--skip-cli', action='store_true', help='time the project only')
@@ -68,7 +69,8 @@ def main():
     dev = torch.device(a.device) if a.device else default_device()
     bs = a.batch_size or (200 if dev.type == 'cuda' else 50)
     rep = env_report()
-    print(f"device {dev} ({rep['device_name']}), torch {rep['torch']}, {rep['cpu_count']} CPUs, N = {a.n} vs {a.n} at {a.size} px")
+    print(f"device {dev} ({rep['device_name']}), torch {rep['torch']}, {rep['cpu_count']} CPUs, "
+          f"N = {a.n} vs {a.n} at {a.size} px")
 
     t = time.perf_counter()
     make_folder(tmp/'a', a.n, a.size, 0, 4.); make_folder(tmp/'b', a.n, a.size, 1, 12.)
@@ -86,8 +88,8 @@ def main():
     _FID_NETS.clear()
     r_cold, t_cold = ours()
     r_warm, t_warm = ours()
-    print(f'project  cold {t_cold:7.2f}s  warm {t_warm:7.2f}s  FID {r_warm.fid:.4f}  KID {r_warm.kid:.5f} ± {r_warm.kid_std:.5f}  '
-          f'(batch {bs})')
+    print(f'project  cold {t_cold:7.2f}s  warm {t_warm:7.2f}s  FID {r_warm.fid:.4f}  '
+          f'KID {r_warm.kid:.5f} ± {r_warm.kid_std:.5f}  (batch {bs})')
     if a.skip_cli: return
     cli_dev = str(dev) if dev.type != 'cuda' or dev.index is not None else 'cuda:0'
     cli = run_pytorch_fid(tmp/'a', tmp/'b', '--device', cli_dev, '--batch-size', a.cli_batch_size)

@@ -39,5 +39,6 @@ for a in imgs: np.array(Image.fromarray(a).resize((640, 192), Image.LANCZOS))
 resize = time.perf_counter() - t
 print(json.dumps({'device': str(dev), 'max_abs_target_diff_vs_cpu': diff, 'max_abs_disp_diff_vs_cpu': disp_diff,
                   'images_per_s': args.n / total, 'seconds': total, 'pil_resize_seconds': resize, 'n': args.n,
-                  'batch_size': args.batch_size, 'peak_gpu_mem_gib': torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else None,
+                  'batch_size': args.batch_size,
+                  'peak_gpu_mem_gib': torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else None,
                   'env': env_report()}))

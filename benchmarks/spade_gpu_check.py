@@ -1,6 +1,7 @@
 """GPU check of depth_semantic_gan.spade: bf16 autocast + channels_last + torch.compile on CUDA.
 
-Run from the repository root on a CUDA machine:  python benchmarks/spade_gpu_check.py [--batch 64] [--crop 64] [--extra-nc 1]
+Run from the repository root on a CUDA machine:
+  python benchmarks/spade_gpu_check.py [--batch 64] [--crop 64] [--extra-nc 1]
 Exits with an error when CUDA is absent. Checks, at the reference sizes (ngf = ndf = 64, SPADE width 128):
   1. torch._dynamo.explain finds no graph break in the forward of G and D, in train and eval mode, under bf16 autocast
      with channels_last tensors;
@@ -28,7 +29,8 @@ def main():
     dev = torch.device('cuda')
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    print(f'{torch.cuda.get_device_name()}, torch {torch.__version__}, batch {args.batch}, crop {args.crop}, extra_nc {args.extra_nc}')
+    print(f'{torch.cuda.get_device_name()}, torch {torch.__version__}, batch {args.batch}, crop {args.crop}, '
+          f'extra_nc {args.extra_nc}')
 
     torch.manual_seed(0)
     gcfg = GeneratorConfig(crop_size=args.crop, extra_nc=args.extra_nc)
@@ -103,7 +105,8 @@ def main():
             optD.zero_grad(set_to_none=True); ld.backward(); optD.step()
         ti = timed(step, args.iters)
         print(f'{name:28s} first call {first:6.1f} s | G forward {tg*1e3:7.2f} ms | D forward {td*1e3:7.2f} ms | '
-              f'train iteration {ti*1e3:7.1f} ms ({args.batch/ti:6.0f} img/s) | peak {torch.cuda.max_memory_allocated()/2**30:.1f} GiB')
+              f'train iteration {ti*1e3:7.1f} ms ({args.batch/ti:6.0f} img/s) | '
+              f'peak {torch.cuda.max_memory_allocated()/2**30:.1f} GiB')
         torch.cuda.reset_peak_memory_stats()
     print('OK')
 

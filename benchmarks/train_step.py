@@ -37,7 +37,8 @@ def _sync(dev):
 
 def random_data(n, size, device, seed=0):
     rng = np.random.RandomState(seed)
-    return DeviceData(rng.randint(0, 151, (n, size, size)).astype(np.uint8), rng.randint(0, 256, (n, size, size, 3)).astype(np.uint8),
+    return DeviceData(rng.randint(0, 151, (n, size, size)).astype(np.uint8),
+                      rng.randint(0, 256, (n, size, size, 3)).astype(np.uint8),
                       rng.rand(n, size, size).astype(np.float32) * 2 - 1, device=device)
 
 def flops_per_iteration(cfg, data):
@@ -53,11 +54,14 @@ def time_variant(cfg, data, steps, warmup, dev, profile=False):
     t.fit(until=warmup); _sync(dev)
     t0 = time.perf_counter(); t.fit(until=warmup + steps); _sync(dev); dt = time.perf_counter() - t0
     losses = t.read_losses()
-    if not all(np.isfinite(v) for k, v in losses.items() if k != 'step'): raise RuntimeError(f'non-finite losses {losses}')
-    mem = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    if not all(np.isfinite(v) for k, v in losses.items() if k != 'step'):
+        raise RuntimeError(f'non-finite losses {losses}')
+    mem = (torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == 'cuda'
+           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
     table = None
     if profile:
-        acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if dev.type == 'cuda' else [])
+        acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA]
+                                                        if dev.type == 'cuda' else [])
         with torch.profiler.profile(activities=acts) as prof:
             t.fit(until=warmup + steps + 3); _sync(dev)
         key = 'self_cuda_time_total' if dev.type == 'cuda' else 'self_cpu_time_total'
@@ -73,8 +77,8 @@ def project_paper(dev, steps:int, warmup:int, vgg:str=None, batch:int=None):
         if vgg is None: vgg = write_random_vgg19(Path(d)/'vgg19_random.pth')   # the same cost as ImageNet weights
         preset = dataclasses.replace(preset, vgg_weights=str(vgg))
         models, measured = plan(preset)['models'], {}
-        print(f"paper preset on {dev}: {len(models)} models; timed at {'the planned batch' if batch is None else f'batch {batch}'}",
-              flush=True)
+        print(f"paper preset on {dev}: {len(models)} models; "
+              f"timed at {'the planned batch' if batch is None else f'batch {batch}'}", flush=True)
         print(f"{'model':>15} {'batch':>5} {'steps':>8} {'variant':>6} {'img/s':>8} {'hours':>8}")
         totals = {}
         for m in models:
@@ -90,7 +94,8 @@ def project_paper(dev, steps:int, warmup:int, vgg:str=None, batch:int=None):
             for v, ips in measured[key].items():
                 hours = m['steps'] * m['batch_size'] / ips / 3600
                 totals[v] = totals.get(v, 0) + hours
-                print(f"{m['name']:>15} {m['batch_size']:>5} {m['steps']:>8} {v:>6} {ips:8.1f} {hours:8.1f}", flush=True)
+                print(f"{m['name']:>15} {m['batch_size']:>5} {m['steps']:>8} {v:>6} {ips:8.1f} {hours:8.1f}",
+                      flush=True)
         for v, h in totals.items():
             print(f'projected training time of the paper preset ({v}) on this device: {h:.1f} h = {h / 24:.1f} days '
                   f'(both seeds; evaluation not included)')
@@ -117,7 +122,8 @@ def main():
     batch = a.batch or (8 if a.tiny else 64)
     print(f"device {dev} ({name}), torch {env['torch']}, bf16 peak {peak or 'unknown'} TFLOP/s; batch {batch}, "
           f"{a.steps} timed steps after {a.warmup} warm-up; VGG loss {'on' if a.vgg else 'off'}", flush=True)
-    print(f"{'model':>9} {'px':>4} {'threads':>7} {'variant':>16} {'img/s':>9} {'ms/it':>8} {'ratio':>6} {'peak GiB':>9} {'TFLOP/s':>8} {'% peak':>7}")
+    print(f"{'model':>9} {'px':>4} {'threads':>7} {'variant':>16} {'img/s':>9} {'ms/it':>8} {'ratio':>6} "
+          f"{'peak GiB':>9} {'TFLOP/s':>8} {'% peak':>7}")
     for threads in a.threads or [torch.get_num_threads()]:
         torch.set_num_threads(threads)
         for size in sizes:
@@ -125,20 +131,24 @@ def main():
             for stage in a.stages:
                 depth = {'1': ('exact', None), '2': ('stage1-x', 'stage1-x'), 'baseline': (None, None)}[stage]
                 kw = dict(depth=depth[0], eval_depth=depth[1], steps=10_000, batch_size=batch, vgg_weights=a.vgg)
-                base = dataclasses.replace((tiny_config if a.tiny else paper_config)(stage, 32 if a.tiny else 64, **kw), size=size)
+                base = dataclasses.replace((tiny_config if a.tiny else paper_config)(stage, 32 if a.tiny else 64, **kw),
+                                           size=size)
                 variants = {'plain fp32': dataclasses.replace(base, amp=False, channels_last=False, compile=False)}
                 if dev.type == 'cuda':
                     variants['fast'] = dataclasses.replace(base, amp=True, channels_last=True, compile=False)
                     if a.compile:
-                        variants['fast + compile'] = dataclasses.replace(base, amp=True, channels_last=True, compile=True)
+                        variants['fast + compile'] = dataclasses.replace(base, amp=True, channels_last=True,
+                                                                         compile=True)
                 flops = flops_per_iteration(base, data)
                 plain = None
                 for vname, cfg in variants.items():
-                    ips, sec, mem, table = time_variant(cfg, data, a.steps, a.warmup + (10 if cfg.compile else 0), dev, a.profile)
+                    ips, sec, mem, table = time_variant(cfg, data, a.steps, a.warmup + (10 if cfg.compile else 0), dev,
+                                                        a.profile)
                     plain = plain or ips
                     tf = flops / sec / 1e12
-                    print(f"{stage:>9} {size:>4} {threads:>7} {vname:>16} {ips:9.1f} {1e3 * sec:8.1f} {ips / plain:6.2f} "
-                          f"{mem:9.2f} {tf:8.3f} {'' if peak is None else f'{100 * tf / peak:6.1f}%':>7}", flush=True)
+                    print(f"{stage:>9} {size:>4} {threads:>7} {vname:>16} {ips:9.1f} {1e3 * sec:8.1f} "
+                          f"{ips / plain:6.2f} {mem:9.2f} {tf:8.3f} "
+                          f"{'' if peak is None else f'{100 * tf / peak:6.1f}%':>7}", flush=True)
                     if table: print(table, flush=True)
     if dev.type != 'cuda': print('peak GiB on the CPU is the process maximum RSS so far, not per variant')
 

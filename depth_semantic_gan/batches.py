@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import default_device
+from .config import TrainConfig
 
 # %% auto #0
-__all__ = ['DeviceData', 'BatchSampler', 'resize_crop']
+__all__ = ['DeviceData', 'split_bytes', 'split_arrays', 'BatchSampler', 'resize_crop']
 
 # %% ../nbs/92_batches.ipynb #488aaee8
 def _to_device(t:torch.Tensor, device:torch.device) -> torch.Tensor:
@@ -49,6 +50,28 @@ class DeviceData:
     def __len__(self): return self.labels.shape[0]
     @property
     def size(self) -> int: return self.labels.shape[-1]
+    @property
+    def nbytes(self) -> int:
+        "Bytes the split holds on its device: labels, and images and depth where loaded."
+        return sum(t.nbytes for t in (self.labels, self.images, self.depth) if t is not None)
+
+# %% ../nbs/92_batches.ipynb #8d2f4b61
+def split_bytes(n:int, # items
+                size:int, # side S in pixels
+                images:bool=True, # with the uint8 RGB photos (3 bytes a pixel)
+                depth:bool=False, # with float32 depth (4 bytes a pixel)
+               ) -> int:
+    "Device bytes of a `DeviceData` of `n` items: uint8 labels (1 byte a pixel), photos and depth where held."
+    return n * size * size * (1 + 3 * images + 4 * depth)
+
+def split_arrays(cfg:TrainConfig, # the run
+                 split:str, # 'train', or 'val': the sample split of its grids
+                ) -> dict:
+    "`images`: whether a run of `cfg` loads `split`'s photos; `depth`: the depth source it loads (None: none)."
+    spec = cfg.spec
+    if split == 'train': depth = cfg.depth if spec.needs_depth else None
+    else: depth = cfg.eval_depth if spec.cond_depth else cfg.depth   # a grid shows the depth it is given
+    return {'images': spec.needs_images, 'depth': depth}
 
 # %% ../nbs/92_batches.ipynb #85c74821
 @patch

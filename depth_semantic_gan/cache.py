@@ -11,8 +11,8 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['cache_root', 'cache_dtype', 'cache_paths', 'depth_path', 'encode_depth', 'decode_depth', 'cache_lock',
-           'open_reserved', 'DepthWriter', 'depth_sources', 'read_depth', 'build_cache', 'CacheDataset',
-           'prepare_ade20k']
+           'open_reserved', 'DepthWriter', 'depth_sources', 'read_depth', 'cache_recipe', 'check_recipe', 'build_cache',
+           'CacheDataset', 'prepare_ade20k']
 
 # %% ../nbs/91_cache.ipynb #be431f26
 import numpy as np
@@ -32,9 +32,9 @@ def cache_dtype(size:int) -> np.dtype:
     return np.dtype([('image', 'u1', (size, size, 3)), ('label', 'u1', (size, size))])
 
 def cache_paths(root, split:str, size:int) -> dict:
-    "Files of one cache split: `data`, `ids`, and the `partial` array and `progress` record of an unfinished build."
+    "Files of one cache split: `data`, `ids`, `recipe`, and the `partial` array and `progress` of an unfinished build."
     root, stem = Path(root), f'{split}_{size}'
-    return {'data': root/f'{stem}.npy', 'ids': root/f'{stem}.ids.json',
+    return {'data': root/f'{stem}.npy', 'ids': root/f'{stem}.ids.json', 'recipe': root/f'{stem}.recipe.json',
             'partial': root/f'{stem}.partial.npy', 'progress': root/f'{stem}.progress.json'}
 
 def depth_path(root, split:str, size:int, source:str) -> Path:
@@ -222,15 +222,39 @@ def _read_checked(source, i, size):
     if lab.max() >= NUM_CLASSES: raise DataError(f'item {i} ({source.ids[i]}): label values go up to {lab.max()}')
     return r
 
-# %% ../nbs/91_cache.ipynb #826ed86d
-def _built(p:dict, ids:list) -> bool:
-    "Whether the split of `cache_paths` `p` is finished with these `ids`; raises if it holds other items."
-    if not p['data'].exists(): return False
-    if p['ids'].exists() and json.loads(p['ids'].read_text()) == ids: return True
-    raise FileExistsError(f'{p["data"]} holds other items than this source; delete it and {p["ids"].name} to rebuild')
+# %% ../nbs/91_cache.ipynb #5e1c7a02
+def cache_recipe(root, split:str, size:int) -> dict:
+    "How the images of a cache split were made (`source.recipe` when it was built); {} when nothing is recorded."
+    f = cache_paths(root, split, size)['recipe']
+    return json.loads(f.read_text()) if f.exists() else {}
 
+def check_recipe(root, # cache folder
+                 split:str, size:int, # the cache split
+                 recipe:dict, # how the images should have been made (`source.recipe`, e.g. `data.ade20k_recipe()`)
+                ):
+    "Raise `FileExistsError` naming the split if it is finished but made otherwise (or unrecorded, for a recipe)."
+    data = cache_paths(root, split, size)['data']
+    if not data.exists() or (have := cache_recipe(root, split, size)) == recipe: return
+    diff = [f'{k} {have.get(k)!r} (this source: {recipe.get(k)!r})' for k in sorted({*have, *recipe})
+            if have.get(k) != recipe.get(k)]
+    fix = f'delete {Path(root)/split}_{size}.* (images, ids, recipe, depth) and build again'
+    if have: raise FileExistsError(f'{data}: its images were made with {", ".join(diff)}; {fix}, or build it that way')
+    raise FileExistsError(f'{data}: it records no recipe (made before caches recorded one, when ADE20K JPEGs were '
+                          f'decoded at reduced scale) and this source makes its images with {recipe}; {fix}')
+
+def _built(root, split:str, size:int, ids:list, recipe:dict) -> bool:
+    "Whether the split is finished with these `ids` and `recipe`; raises if it holds other items or another recipe."
+    p = cache_paths(root, split, size)
+    if not p['data'].exists(): return False
+    if not (p['ids'].exists() and json.loads(p['ids'].read_text()) == ids):
+        raise FileExistsError(f'{p["data"]} holds other items than this source; '
+                              f'delete it and {p["ids"].name} to rebuild')
+    check_recipe(root, split, size, recipe)
+    return True
+
+# %% ../nbs/91_cache.ipynb #826ed86d
 def _open_build(root, split:str, size:int, p:dict, ids:list, key:dict) -> tuple:
-    "`(records, items done, has_depth)`: the unfinished build `key` resumed, else a fresh one started."
+    "`(records, items done, has_depth)`: the unfinished build `key` (recipe too) resumed, else a fresh one started."
     state = json.loads(p['progress'].read_text()) if p['progress'].exists() else {}
     if {k: state.get(k) for k in key} == key and p['partial'].exists():
         return open_reserved(p['partial']), state['done'], state['has_depth']
@@ -240,6 +264,9 @@ def _open_build(root, split:str, size:int, p:dict, ids:list, key:dict) -> tuple:
                               'that is gone; delete them before building a new one')
     for f in Path(root).glob(f'{split}_{size}.depth_*.p*'): f.unlink()   # unfinished depth writes of it
     with atomic_write(p['ids'], 'w') as f: json.dump(ids, f)
+    if key['recipe']:
+        with atomic_write(p['recipe'], 'w') as f: json.dump(key['recipe'], f)
+    else: p['recipe'].unlink(missing_ok=True)   # of an earlier cache of this split and size
     return open_reserved(p['partial'], cache_dtype(size), (len(ids),)), 0, None
 
 def _has_depth(items:list, idx:range, ids:list, has_depth:bool|None) -> bool:
@@ -271,11 +298,12 @@ def build_cache(source, # has `__len__`, `.ids` and `.read(i, size)` (e.g. `ADE2
     "Write `source` at `size` px into `root` (resumable, atomic, one writer per folder); returns `{split}_{size}.npy`."
     p, ids, n = cache_paths(root, split, size), list(source.ids), len(source)
     if len(ids) != n: raise ValueError(f'source has {n} items but {len(ids)} ids')
-    if _built(p, ids): return p['data']   # finished before: nothing to write, no lock needed
+    recipe = dict(getattr(source, 'recipe', None) or {})   # how the source makes images ({}: one way only)
+    if _built(root, split, size, ids, recipe): return p['data']   # finished before: nothing to write, no lock needed
     with cache_lock(root):                 # another process writing this folder is waited for
         clean_tmp(root)                    # temporary files of atomic writes killed mid-way
-        if _built(p, ids): return p['data']   # another process finished it while this one waited
-        key = {'n': n, 'size': size, 'ids': _ids_key(ids), 'depth_source': depth_source}
+        if _built(root, split, size, ids, recipe): return p['data']   # another process finished it meanwhile
+        key = {'n': n, 'size': size, 'ids': _ids_key(ids), 'depth_source': depth_source, 'recipe': recipe}
         arr, done, has_depth = _open_build(root, split, size, p, ids, key)
         dw = DepthWriter(root, split, size, depth_source, n) if has_depth else None
         try:
@@ -322,6 +350,7 @@ class CacheDataset(torch.utils.data.Dataset):
         if self.depth is not None and self.depth.shape != want:
             raise DataError(f'{depth_path(root, split, size, depth)}: shape {self.depth.shape}, expected {want}')
         self.root, self.split, self.size, self.depth_source = Path(root), split, size, depth
+        self.recipe = cache_recipe(root, split, size)   # how the images were made ({}: not recorded)
 
     def __len__(self): return len(self.data)
     def __getitem__(self, i):
@@ -342,12 +371,13 @@ def prepare_ade20k(root, # the `ADEChallengeData2016` folder (e.g. from `downloa
                    sizes=(64, 128), # cached sides
                    splits=('train', 'val'), # cache split names ('train' reads `training`, 'val' reads `validation`)
                    resize:str='stretch', # 'stretch' (reference) or 'crop'
+                   draft:bool=False, # decode JPEGs at reduced scale: faster, not the reference's pixels
                    workers:int=2, # decoding threads
                    progress:bool=True, # progress bars
                   ) -> Path:
     "Cache ADE20K splits at `sizes` (resumable); returns the cache folder."
     dest = Path(dest) if dest is not None else cache_root('ade20k')
     for split in splits:
-        src = ADE20KFiles(root, split, resize)
+        src = ADE20KFiles(root, split, resize, draft=draft)
         for size in sizes: build_cache(src, dest, split, size, workers=workers, progress=progress)
     return dest

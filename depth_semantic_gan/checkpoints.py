@@ -4,19 +4,22 @@
 
 # %% ../nbs/93_checkpoints.ipynb #549e622a
 from __future__ import annotations
-import errno, hashlib, random, re, warnings
+import contextlib, errno, hashlib, random, re, warnings
 from pathlib import Path
+from unittest import mock
 
 # %% auto #0
 __all__ = ['CKPT_KEYS', 'rng_state', 'set_rng_state', 'CheckpointError', 'state_checksum', 'save_checkpoint', 'checkpoint_bytes',
-           'load_checkpoint', 'resume', 'load_generator', 'Checkpointer']
+           'device_memory', 'load_checkpoint', 'resume', 'load_generator', 'Checkpointer']
 
 # %% ../nbs/93_checkpoints.ipynb #c11dd6f2
 import numpy as np
 import torch
 from torch import nn
-from .core import atomic_torch_save, check_free_space, default_device, disk_full
-from .batches import DeviceData
+from torch._subclasses.fake_tensor import FakeTensorMode
+from .core import DSGError, atomic_torch_save, check_free_space, default_device, disk_full
+from .batches import DeviceData, split_arrays, split_bytes
+from .vgg import VGGLoss, _vgg19_features
 from .config import TrainConfig
 from .trainer import Callback, GANTrainer, build_generator, build_models
 
@@ -37,7 +40,7 @@ def set_rng_state(st:dict):
     if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
 # %% ../nbs/93_checkpoints.ipynb #923529d2
-class CheckpointError(ValueError):
+class CheckpointError(DSGError, ValueError):
     "A checkpoint file that cannot be used: unreadable, truncated, damaged, foreign, or of another architecture."
 
 CKPT_KEYS = ('config', 'step', 'G', 'D', 'opt_g', 'opt_d', 'sched_g', 'sched_d', 'sampler', 'rng')
@@ -107,6 +110,77 @@ def checkpoint_bytes(cfg:TrainConfig) -> int:
     trained = [p for m in (G, D) for p in m.parameters() if p.requires_grad]   # each with 2 moments and a step
     return _file_bytes(sum(v.nbytes for v in saved) + sum(2 * p.nbytes + 4 for p in trained),
                        len(saved) + 3 * len(trained))
+
+# %% ../nbs/93_checkpoints.ipynb #7f3b9a52
+class _ForwardDone(Exception):
+    "Raised where a step's backward would begin: its forward has saved all it saves."
+
+class _StopAtBackward:
+    "An optimiser stand-in: `zero_grad`, which a step calls between its forward and its backward, ends the step."
+    def zero_grad(self, set_to_none=True): raise _ForwardDone
+
+@contextlib.contextmanager
+def _cuda_bf16():
+    "bf16 autocast on CUDA even on a machine without one (fake tensors), where `torch.autocast` switches itself off."
+    was, dtype = torch.is_autocast_enabled('cuda'), torch.get_autocast_dtype('cuda')
+    torch.set_autocast_enabled('cuda', True)
+    torch.set_autocast_dtype('cuda', torch.bfloat16)
+    torch.autocast_increment_nesting()
+    try: yield
+    finally:
+        if torch.autocast_decrement_nesting() == 0: torch.clear_autocast_cache()
+        torch.set_autocast_enabled('cuda', was)
+        torch.set_autocast_dtype('cuda', dtype)
+
+def _shaped_vgg() -> VGGLoss:
+    "A frozen `VGGLoss` of VGG19's shapes on the current device, built by its own constructor without reading weights."
+    with mock.patch(f'{VGGLoss.__module__}._load_vgg19_features', lambda path: _vgg19_features()):
+        return VGGLoss('(shapes only)')
+
+def _saved_bytes(cfg:TrainConfig, G:nn.Module, D:nn.Module, vgg:nn.Module|None, device:torch.device) -> dict:
+    "Bytes of the batch and of what autograd saves in the forward of `g_step` and of `d_step` (each storage once)."
+    t = GANTrainer.__new__(GANTrainer)   # the trainer's own steps, without data, optimisers or a device check
+    t.cfg, t.G, t.D, t.vgg, t.opt_g, t.opt_d = cfg, G, D, vgg, _StopAtBackward(), _StopAtBackward()
+    t._g_train = t._g_fwd = G
+    t._d_train = t._d_fwd = D
+    t.autocast = _cuda_bf16 if cfg.amp and device.type == 'cuda' else contextlib.nullcontext   # as in training
+    cond = torch.zeros(cfg.batch_size, cfg.label_nc + cfg.spec.cond_depth, cfg.size, cfg.size, device=device)
+    real = torch.zeros(cfg.batch_size, cfg.spec.out_nc, cfg.size, cfg.size, device=device)
+    key = lambda x: x.untyped_storage()._cdata   # one storage, however many views of it are saved
+    weights = {key(x) for m in (G, D, vgg) if m is not None for x in (*m.parameters(), *m.buffers())}
+    out = {}
+    for name, step in (('g_step', t.g_step), ('d_step', t.d_step)):
+        seen = {key(x): x.untyped_storage().nbytes() for x in (cond, real)}
+        def pack(x):
+            if key(x) not in weights: seen[key(x)] = x.untyped_storage().nbytes()
+            return x
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+            try: step(cond, real)
+            except _ForwardDone: pass
+        out[name] = sum(seen.values())
+    return out
+
+# %% ../nbs/93_checkpoints.ipynb #b58e0d47
+def device_memory(cfg:TrainConfig, # the run (one process: its whole batch on one device)
+                  n_train:int, # items of its training split
+                  n_val:int, # items of its sample split (`val`)
+                  device:str='cuda', # the device type whose rules apply (bf16 autocast only on 'cuda', as in training)
+                 ) -> dict:
+    "Estimated device bytes of training `cfg` by part, and `peak`, their sum: from shapes, without a GPU or memory."
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[]), FakeTensorMode(), dev:   # shapes and dtypes only: nothing is allocated
+        G, D = build_models(cfg)
+        vgg = _shaped_vgg() if cfg.vgg_weights else None
+        steps = _saved_bytes(cfg, G, D, vgg, dev)
+    nbytes = lambda ts: sum(x.nbytes for x in ts)
+    trained = [p for m in (G, D) for p in m.parameters() if p.requires_grad]
+    splits = [(n, split_arrays(cfg, s)) for n, s in ((n_train, 'train'), (n_val, 'val'))]
+    out = {'weights': nbytes(x for m in (G, D) for x in (*m.parameters(), *m.buffers())),
+           'gradients': nbytes(trained), 'adam': sum(2 * p.nbytes + 4 for p in trained),
+           'vgg': 0 if vgg is None else nbytes([*vgg.parameters(), *vgg.buffers()]),
+           'data': sum(split_bytes(n, cfg.size, a['images'], a['depth'] is not None) for n, a in splits),
+           'activations': max(steps.values())}
+    return {**out, 'peak': sum(out.values())}
 
 # %% ../nbs/93_checkpoints.ipynb #43cbc93a
 def _what_is(obj) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['in_test', 'test_size', 'default_device', 'rank_world', 'seed_everything', 'atomic_write', 'atomic_torch_save',
-           'clean_tmp', 'human_bytes', 'check_free_space', 'disk_full', 'FolderBusy', 'folder_lock', 'DownloadError',
-           'file_hash', 'download', 'serve_folder', 'image_to_tensor', 'tensor_to_image', 'depth_to_target',
-           'target_to_disparity', 'dsg_home', 'scratch_dir', 'env_report', 'dsg_env']
+           'clean_tmp', 'human_bytes', 'check_free_space', 'disk_full', 'DSGError', 'FolderBusy', 'folder_lock',
+           'DownloadError', 'file_hash', 'download', 'serve_folder', 'image_to_tensor', 'tensor_to_image',
+           'depth_to_target', 'target_to_disparity', 'dsg_home', 'scratch_dir', 'env_report']
 
 # %% ../nbs/90_core.ipynb #2ac7fd8e
 import numpy as np
@@ -116,8 +116,12 @@ def disk_full(e:BaseException) -> bool:
         e = e.__cause__ or e.__context__
     return False
 
+# %% ../nbs/90_core.ipynb #eb92b10a
+class DSGError(Exception):
+    "An error raised on purpose, with a message that says what to do: console scripts print it as one line."
+
 # %% ../nbs/90_core.ipynb #218ebc45
-class FolderBusy(RuntimeError):
+class FolderBusy(DSGError, RuntimeError):
     "Another process holds the folder's lock."
 
 @contextlib.contextmanager
@@ -148,7 +152,7 @@ def folder_lock(folder, # folder to lock (created if missing)
     finally: os.close(fd)   # closing the descriptor releases the lock
 
 # %% ../nbs/90_core.ipynb #86ebcea1
-class DownloadError(RuntimeError):
+class DownloadError(DSGError, RuntimeError):
     "A download failed or its contents did not verify."
 
 # %% ../nbs/90_core.ipynb #2b8cac12
@@ -207,7 +211,8 @@ def _receive(resp, url, part, meta, have, desc, progress):
         if have and resp.status != 206: have = 0   # the server sent the whole file (no ranges, or it changed)
         if not have:
             with atomic_write(meta, 'w') as f: json.dump({'url': url, 'validator': _validator(resp)}, f)
-        total = resp.length + have if resp.length is not None else None
+        size = resp.headers.get('Content-Length')       # what is left to send (a file:// answer has no `.length`)
+        total = int(size) + have if size is not None else None
         bar = tqdm(total=total, initial=have, unit='B', unit_scale=True, desc=desc, disable=None if progress else True)
         with open(part, 'ab' if have else 'wb') as f, bar:
             while chunk := resp.read(1 << 20):
@@ -332,8 +337,3 @@ def env_report() -> dict:
             'device_name': (torch.cuda.get_device_name(dev) if dev.type == 'cuda'
                             else platform.processor() or platform.machine()),
             'cpu_threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(), 'dsg_home': str(dsg_home())}
-
-# %% ../nbs/90_core.ipynb #9f8700f2
-def dsg_env():
-    "Console script: print `env_report()`."
-    for k, v in env_report().items(): print(f'{k:>18}: {v}')

@@ -10,15 +10,15 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['ADE_NAMES', 'ADE_PALETTE', 'ADE_CLASSES', 'NUM_CLASSES', 'SPLITS', 'ADE20K_URL', 'ADE20K_SHA1', 'ADE20K_PAIRS',
            'ADE20K_MAX_BYTES', 'colorize', 'classes_present', 'colors_to_ids', 'DataError', 'make_pair', 'square_box',
-           'to_8bit', 'read_image', 'read_label', 'ADE20KFiles', 'read_depth_map', 'make_item', 'show_item',
-           'download_ade20k']
+           'to_8bit', 'read_image', 'read_label', 'ade20k_recipe', 'ADE20KFiles', 'read_depth_map', 'make_item',
+           'show_item', 'download_ade20k']
 
 # %% ../nbs/01_data.ipynb #6b6df6a1
 import numpy as np
 import torch
 from fastcore.basics import patch
 from PIL import Image
-from .core import depth_to_target, download, dsg_home, image_to_tensor
+from .core import DSGError, depth_to_target, download, dsg_home, image_to_tensor
 
 # %% ../nbs/01_data.ipynb #0b869aeb
 def _load_classes():
@@ -78,7 +78,7 @@ def colors_to_ids(rgb, # (H, W, 3) uint8 label map in the ADE20K palette
     return np.array(out, dtype=np.uint8)[inv.reshape(rgb.shape[:2])]
 
 # %% ../nbs/01_data.ipynb #171dfd97
-class DataError(ValueError):
+class DataError(DSGError, ValueError):
     "A dataset file is missing, unreadable or inconsistent; the message names the file."
 
 SPLITS = {'training': 'training', 'train': 'training', 'validation': 'validation', 'val': 'validation'}
@@ -127,13 +127,14 @@ def read_image(path, # JPEG/PNG file
                size:int, # output side
                resize:str='stretch', # 'stretch' (reference: whole image to a square) or 'crop' (central square)
                box=None, # crop box to use instead of `resize`'s
+               draft:bool=False, # JPEG: decode at reduced scale (faster; not the full decode the reference uses)
               ) -> np.ndarray:
-    "Decode `path` to RGB uint8 `(size, size, 3)`: bicubic, antialiased; JPEG decoded at reduced scale where possible."
+    "`path` as RGB uint8 `(size, size, 3)`: full decode (`draft`: JPEG at reduced scale), bicubic resize, antialiased."
     try:
         with Image.open(path) as im:
             w, h = im.size
             box = box or square_box(w, h, resize)
-            if im.format == 'JPEG':   # ask the decoder for >= size on both sides of the box
+            if draft and im.format == 'JPEG':   # ask the decoder for >= size on both sides of the box
                 sc = min(box[2] - box[0], box[3] - box[1]) / size
                 im.draft('RGB', (int(w / sc), int(h / sc)))
             rx, ry = im.size[0] / w, im.size[1] / h   # draft may have shrunk by 2, 4 or 8
@@ -168,6 +169,12 @@ def read_label(path, # single-channel PNG of ids 0..150
     return np.asarray(im.resize((size, size), Image.NEAREST, box=square_box(*im.size, resize)))
 
 # %% ../nbs/01_data.ipynb #746ce2d1
+def ade20k_recipe(resize:str='stretch', # resize policy, 'stretch' or 'crop'
+                  draft:bool=False, # reduced-scale JPEG decoding
+                 ) -> dict:
+    "How `ADE20KFiles` makes its images, as a cache records it: `{'decode': 'full' or 'draft', 'resize': resize}`."
+    return {'decode': 'draft' if draft else 'full', 'resize': resize}
+
 class ADE20KFiles:
     "Source over an `ADEChallengeData2016` folder: pairs listed and checked on creation, decoded on `read` or as items."
     def __init__(self, root, # the `ADEChallengeData2016` folder (or its parent)
@@ -175,11 +182,13 @@ class ADE20KFiles:
                  resize:str='stretch', # 'stretch' (as SPADE) or 'crop'; see `read_image`
                  depth=None, # optional folder of `{id}.npy` float depth maps (> 0, any scale, image-sized)
                  size:int=None, # side of the items `files[i]` returns (`read` takes its own)
+                 draft:bool=False, # decode JPEGs at reduced scale: faster, not the reference's pixels (`read_image`)
                 ):
         root = Path(root)
         if not (root/'images').is_dir() and (root/'ADEChallengeData2016').is_dir(): root = root/'ADEChallengeData2016'
         self.root, self.split, self.resize, self.size = root, _split(split), resize, size
         square_box(1, 1, resize)
+        self.draft, self.recipe = draft, ade20k_recipe(resize, draft)   # `recipe`: recorded with a cache
         idir, adir = root/'images'/self.split, root/'annotations'/self.split
         if not idir.is_dir():
             raise DataError(f'{idir}: no such folder; expected the ADEChallengeData2016 layout (see download_ade20k)')
@@ -224,8 +233,8 @@ def read(self:ADE20KFiles, i:int, size:int) -> dict:
     try:
         with Image.open(ip) as im: wh = im.size
     except OSError as e: raise DataError(f'{ip}: cannot read image ({e})') from e
-    out = {'label': read_label(lp, size, self.resize, expect_wh=wh), 'image': read_image(ip, size, self.resize),
-           'depth': None}
+    out = {'label': read_label(lp, size, self.resize, expect_wh=wh),
+           'image': read_image(ip, size, self.resize, draft=self.draft), 'depth': None}
     if self.depth is not None: out['depth'] = read_depth_map(self.depth/f'{self.ids[i]}.npy', size, self.resize, wh)
     return out
 

@@ -22,8 +22,8 @@ from PIL import Image
 from torch import nn
 from torchvision.models import resnet18
 from tqdm.auto import tqdm
-from .core import (DownloadError, atomic_torch_save, default_device, depth_to_target, download, dsg_home,
-                                     tensor_to_image, target_to_disparity)
+from .core import (DownloadError, atomic_torch_save, default_device, depth_to_target, download,
+                                     dsg_home, tensor_to_image, target_to_disparity)
 from .data import DataError, square_box
 from .cache import (CacheDataset, DepthWriter, cache_paths, decode_depth, depth_path, depth_sources,
                                       read_depth)

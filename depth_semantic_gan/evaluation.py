@@ -90,7 +90,7 @@ def evaluate_seed(preset:Preset, # the experiment
             G1, c1 = load_generator(run/run_name(Stage.STAGE1, seed, ds), dev)
             vd = load_split(str(root), 'val', ds, preset.depth, device='cpu')
             pred = predict_depth(G1, vd.labels[:n], c1.label_nc, amp=c1.amp)[:, None]                   # (n, 1, ds, ds)
-            out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_{ds}_{nk}.npz', **kid)
+            out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_png_{ds}_{nk}.npz', **kid)
         for m in preset.image_models():                       # Stage 2 on each Stage-1 size, the baseline, the oracle
             G, c = load_generator(run/m.run(seed), dev)
             fake = generate(G, labels, _depth_input(m, preset, run, root, seed, n), c.label_nc)
@@ -165,7 +165,7 @@ def evaluate_anchors(preset:Preset, # the experiment
         for ds in preset.depth_sizes:
             tr, vd = (load_split(str(root), s, ds, preset.depth, device='cpu') for s in ('train', 'val'))
             pred = DepthLookup().fit(tr.labels, tr.depth)(vd.labels[:n])[:, None]                   # (n, 1, ds, ds)
-            out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_{ds}_{nk}.npz', **kid)
+            out['depth'][str(ds)] = depth_record(pred, vd.depth[:n], nk, ev/f'real_depth_png_{ds}_{nk}.npz', **kid)
         tr = load_split(str(root), 'train', preset.image_size, None, device='cpu')
         real = fid_stats(val.images[:nk], cache=ev/f'real_images_{preset.image_size}_{nk}.npz', device=dev)
         painted = ClassMeanPainter().fit(tr.labels, tr.images)(val.labels[:n])

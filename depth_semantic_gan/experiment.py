@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'run_name', 'Preset', 'ImageModel', 'write_json', 'check_preset',
-           'read_preset', 'deviations', 'deviations_table', 'plan']
+__all__ = ['PRECISIONS', 'PRESETS', 'PAPER_TEACHER', 'ADE20K_VAL', 'DEVICE_NOTE', 'run_name', 'Preset', 'ImageModel',
+           'write_json', 'check_preset', 'read_preset', 'deviations', 'deviations_table', 'plan']
 
 # %% ../nbs/07_experiment.ipynb #c0700003
 from fastcore.basics import patch
@@ -21,7 +21,7 @@ from .config import (ADE20K_TRAIN, PAPER_BATCH, PAPER_EPOCHS, QUICK, SCENES, Sta
                                        crop_load_size, epoch_steps, paper_config, tiny_config)
 from .cli import UsageError
 from .scenes import SCENE_CLASSES
-from .checkpoints import checkpoint_bytes
+from .checkpoints import checkpoint_bytes, device_memory
 from .stage1 import stage1_source
 from .metrics import markdown_table
 
@@ -286,6 +286,19 @@ def _training_recipe(p:Preset) -> list:
     return out
 
 # %% ../nbs/07_experiment.ipynb #e5177c24
+def _schedule_rows(p:Preset, add):
+    "The schedule: the SPADE paper's against the NVlabs code's defaults, and how epochs become iterations."
+    full, decay = p.epochs
+    bs = p.train_config(Stage.STAGE1, p.seeds[0], '.', p.depth_sizes[0]).batch_size
+    n = p.train_items()
+    add('schedule', "SPADE paper (appendix A): 200 epochs, the rate decaying linearly to 0 from epoch 100; the NVlabs "
+        "code's defaults (`niter 50`, `niter_decay 0`): 50 epochs, no decay; the depth paper states none",
+        f'{full + decay} epochs, decaying from epoch {full} (the SPADE paper)')
+    add('iterations per epoch', f'NVlabs: whole batches only (`drop_last`): {n // bs:,} per epoch at batch {bs}, '
+        f'{(full + decay) * (n // bs):,} in all', f'ceil(epochs x items / batch): {epoch_steps(p.epochs, n, bs)[0]:,} '
+        f'at batch {bs} (the last partial batch of every epoch counted)')
+    add('learning-rate decay', 'NVlabs: linear, one step per epoch', 'linear, a little every iteration')
+
 def _left_open(p:Preset) -> list:
     "What the paper leaves open, and this package's choice (the same in every preset)."
     out, add, open_ = [], lambda *r: out.append(_row(*r)), 'not stated in the paper'
@@ -295,7 +308,10 @@ def _left_open(p:Preset) -> list:
     if p.depth == PAPER_TEACHER:
         add('monodepth2 model', 'monodepth2 trained on KITTI; which model is not stated',
             f'{PAPER_TEACHER} on each photo (at its 640x192 input), the depth brought to the cache sizes')
-    add('depth target', open_, '1 channel: per-image normalised inverse depth (disparity) in [-1, 1], +1 nearest')
+    add('depth target', f"{open_}; monodepth2's `test_simple.py` saves the disparity as `.npy` and as a magma-coloured "
+        "JPEG (vmax at its 95th percentile), and the paper's Stage 1 (original SPADE) has 3 output channels: it may "
+        'have learned that coloured image, and its Table 1 FIDs may be of coloured maps',
+        '1 channel: per-image normalised inverse depth (disparity) in [-1, 1], +1 nearest')
     add('depth FID rendering', open_, 'depth replicated to 3 grey channels for Inception (`06a_metrics`)')
     if p.vgg: add('VGG loss on Stage-1 depth', open_, 'the depth seen as a grey image (replicated to 3 channels)')
     add('Stage-2 depth', open_, 'G1 in eval mode (BatchNorm running statistics) on each label map, fp32 '
@@ -303,8 +319,7 @@ def _left_open(p:Preset) -> list:
     if any(d != p.image_size for d in p.depth_sizes):
         add(f'{max(p.depth_sizes)} -> {p.image_size} px depth', open_, 'area (mean) pooling of the Stage-1 output')
     add('Adam β2', 'SPADE paper: 0.999; NVlabs code with TTUR: 0.9', '0.9 (the code the paper ran)')
-    if p.epochs is not None:
-        add('learning-rate decay', 'NVlabs: linear, one step per epoch', 'linear, a little every iteration')
+    if p.epochs is not None: _schedule_rows(p, add)
     if len(p.seeds) > 1: add('seeds', 'one run', f'{len(p.seeds)} seeds; tables give mean ± std')
     return out
 
@@ -317,20 +332,32 @@ def deviations_table(preset:Preset) -> str:
     rows = [[d['setting'], d['paper_or_reference'], d['this_run']] for d in deviations(preset)]
     return markdown_table(['setting', 'paper / reference', f'this run ({preset.name} preset)'], rows, footnote='')
 
+# %% ../nbs/07_experiment.ipynb #33c35511
+ADE20K_VAL = 2_000 # ADE20K validation images: the sample split a run holds on the device
+DEVICE_NOTE = ("peak_device_bytes: one process's estimate (checkpoints.device_memory): weights, gradients and Adam "
+               'of G and D, the frozen VGG19, the training and sample splits, and the activations saved in the G step; '
+               "not the CUDA context, cuDNN workspaces, the allocator's cache or temporaries")
+
 # %% ../nbs/07_experiment.ipynb #2fef05ed
 def plan(preset:Preset, # the experiment
          n_items:int=None, # training items (default: ADE20K's 20,210 for 'ade20k', else `n_train`)
+         memory:bool=True, # also estimate each model's peak device memory (seconds per stage and size)
         ) -> dict:
-    "Every model the preset trains, its recipe and checkpoint size, and the deviations from the paper (reads no file)."
-    models = []
+    "Every model the preset trains: its recipe, checkpoint size and peak device memory; the deviations (reads no file)."
+    models, peak = [], {}
+    n_val = ADE20K_VAL if preset.data == 'ade20k' else preset.n_val
     for seed in preset.seeds:
         for name, stage, d in preset.models(seed):
             c = preset.train_config(stage, seed, '.', d, stage1_run=f'stage1_{d}_s{seed}', n_items=n_items,
                                     oracle=name.startswith('oracle'))
+            if memory and (stage, c.size) not in peak:   # every seed (and the oracle) has the same shapes
+                peak[stage, c.size] = device_memory(c, preset.train_items(n_items), n_val)['peak']
             models.append({'name': name, 'stage': stage.value, 'size': c.size, 'batch_size': c.batch_size,
                            'epochs': round(c.steps * c.batch_size / preset.train_items(n_items), 2), 'steps': c.steps,
                            'vgg': c.vgg_weights is not None, 'precision': 'bf16' if c.amp else 'fp32',
-                           'init': c.init, 'load_size': c.load_size, 'checkpoint_bytes': checkpoint_bytes(c)})
+                           'init': c.init, 'load_size': c.load_size, 'checkpoint_bytes': checkpoint_bytes(c),
+                           **({'peak_device_bytes': peak[stage, c.size]} if memory else {})})
     sizes = [m['checkpoint_bytes'] for m in models]
     return {'preset': preset.name, 'models': models, 'disk_bytes': sum(sizes) + max(sizes),   # + one rewrite
+            **({'peak_device_bytes': max(peak.values()), 'device_note': DEVICE_NOTE} if memory else {}),
             'deviations': deviations(preset)}

@@ -19,8 +19,8 @@ from .inception import image_batches, inception_features
 
 # %% auto #0
 __all__ = ['MIN_FID_SAMPLES', 'PAPER_FID_N', 'PAPER_MARK', 'SMALL_N_MARK', 'PAPER_NOTE', 'IMAGE_EXTENSIONS', 'frechet_distance',
-           'FIDWarning', 'FIDMark', 'fid_mark', 'kid', 'FIDStats', 'image_files', 'folder_batches', 'fid_stats',
-           'FIDResult', 'evaluate']
+           'FIDWarning', 'FIDMark', 'fid_mark', 'kid', 'FIDStats', 'image_files', 'folder_batches', 'png_quantize',
+           'fid_stats', 'FIDResult', 'evaluate']
 
 # %% ../nbs/06_fid.ipynb #ebe00837
 def _clip_eig(w):   # eigenvalues below the round-off level of the largest one are zero, not noise to take the root of
@@ -170,8 +170,18 @@ def folder_batches(folder, # a folder of images
                 yield torch.from_numpy(np.stack(arrs[:n])).permute(0, 3, 1, 2)
                 arrs = arrs[n:]
 
+# %% ../nbs/06_fid.ipynb #5471a7d6
+def png_quantize(x:torch.Tensor # images (N, C, H, W): float in [-1, 1]; integer images are returned as they are
+                ) -> torch.Tensor:
+    "Float images -> uint8 as saved PNGs hold them: `tensor_to_image`'s rounding, on the whole batch, on its device."
+    if not x.is_floating_point(): return x
+    lo, hi = x.min().item(), x.max().item()
+    if not -1.001 <= lo <= hi <= 1.001:                     # NaN fails too
+        raise ValueError(f'float images must lie in [-1, 1], got [{lo:.3g}, {hi:.3g}]')
+    return x.detach().float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
 # %% ../nbs/06_fid.ipynb #8a8a769b
-def fid_stats(source, # images (batch or iterable of batches), a folder, or a `.npz` statistics file
+def fid_stats(source, # images (batch or iterable of batches; float ones `png_quantize`d), a folder, or a `.npz`
               cache=None, # `.npz` to read if present, else to write after computing
               keep_features:bool=True, # keep the features (for KID)
               model:torch.nn.Module=None, # default `fid_inception(device)`
@@ -184,7 +194,7 @@ def fid_stats(source, # images (batch or iterable of batches), a folder, or a `.
     elif isinstance(source, (str, Path)) and str(source).endswith('.npz'): stats = FIDStats.load(source)
     else:
         if isinstance(source, (str, Path)): batches = folder_batches(source, batch_size)
-        else: batches = image_batches(source, batch_size)
+        else: batches = map(png_quantize, image_batches(source, batch_size))   # generated floats: as PNGs
         res = []                                                    # the heights seen: the resolution
         f = inception_features((res.append(int(b.shape[-2])) or b for b in batches), model, batch_size, device)
         stats = FIDStats.from_features(f, res[0] if len(set(res)) == 1 else None, keep_features)

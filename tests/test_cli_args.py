@@ -46,7 +46,8 @@ DEMO_CASES = [
     (['--until', 'train'], ['--until', "invalid choice: 'train'"]),
     (['--monodepth2', '{tmp}/missing'], ['--monodepth2 {tmp}/missing: no such folder']),
 ]
-CASES = [('dsg_train', a, m) for a, m in TRAIN_CASES] + [('dsg_demo', ['--preset', 'tiny', *a], m) for a, m in DEMO_CASES]
+CASES = ([('dsg_train', a, m) for a, m in TRAIN_CASES]
+         + [('dsg_demo', ['--preset', 'tiny', *a], m) for a, m in DEMO_CASES])
 
 
 def _fill(xs, tmp): return [x.replace('{tmp}', str(tmp)) for x in xs]
@@ -63,7 +64,7 @@ def _check(name, code, err, expect, tmp, home):
 
 @pytest.mark.parametrize('name,args,expect', CASES, ids=[f'{n} {" ".join(a)}' for n, a, _ in CASES])
 def test_bad_argument(name, args, expect, tmp_path, monkeypatch, capsys):
-    "The console script's file, run as `__main__` in this process (its stderr and exit status as in a process of its own)."
+    "The console script's file, run as `__main__` in this process (its stderr and exit status as in its own process)."
     home = tmp_path/'home'
     home.mkdir()
     monkeypatch.setenv('DSG_HOME', str(home))
@@ -76,18 +77,21 @@ def test_bad_argument(name, args, expect, tmp_path, monkeypatch, capsys):
 def _env(home, fastcore_dir=None):
     pp = [str(fastcore_dir)] if fastcore_dir else []
     pp += [os.environ['PYTHONPATH']] if os.environ.get('PYTHONPATH') else []
-    return {**os.environ, 'DSG_HOME': str(home), 'DSG_DEVICE': 'cpu', 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join(pp)}
+    return {**os.environ, 'DSG_HOME': str(home), 'DSG_DEVICE': 'cpu', 'OMP_NUM_THREADS': '1',
+            'PYTHONPATH': os.pathsep.join(pp)}
 
 # Runs a console-script file as `__main__` after printing the fastcore this process imports.
-_SHOW_FASTCORE = ("import runpy, sys, fastcore; print('fastcore', fastcore.__version__, fastcore.__file__, flush=True); "
+_SHOW_FASTCORE = ("import runpy, sys, fastcore; "
+                  "print('fastcore', fastcore.__version__, fastcore.__file__, flush=True); "
                   "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 def _start(name, args, env, show_fastcore=False):
     cmd = [sys.executable, '-c', _SHOW_FASTCORE, str(BIN/name)] if show_fastcore else [str(BIN/name)]
-    return subprocess.Popen(cmd + [str(a) for a in args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd + [str(a) for a in args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 def _bad_args_in_processes(tmp, env_of, show_fastcore=False, also=()) -> list:
-    "Three bad calls at once, each in its own process, checked like `test_bad_argument`, and the processes `also` started."
+    "Three bad calls at once, each in its own process, checked like `test_bad_argument`, and starts the ones in `also`."
     cases = [('dsg_train', ['--stop-at', '-3'], ['--stop_at must be a positive integer, got -3']),
              ('dsg_train', ['--size', '0', '--log_every', '1'], ['--size must be a positive multiple of 16', 'got 0']),
              ('dsg_demo', ['--preset', 'tiny', '--steps', '0'], ['--steps must be a positive integer, got 0'])]
@@ -114,9 +118,10 @@ def _fastcore_seen(out:str) -> tuple:
     return tuple(int(x) for x in version.split('.')[:2]), path
 
 def test_console_scripts_under_newest_fastcore(tmp_path):
-    "Both spellings of the options, a training stopped early, the help and the bad-argument errors, under fastcore >= 2."
+    "Both option spellings, a training stopped early, the help and the bad-argument errors, under fastcore >= 2."
     if not (LATEST/'fastcore').is_dir():
-        msg = f'no newest fastcore in {LATEST}: `make test` installs it there (or set DSG_FASTCORE_LATEST to such a folder)'
+        msg = (f'no newest fastcore in {LATEST}: `make test` installs it there '
+               '(or set DSG_FASTCORE_LATEST to such a folder)')
         if os.environ.get('CI') == 'true': pytest.fail(msg)
         pytest.skip(msg)
     from depth_semantic_gan.scenes import prepare_scenes
@@ -125,7 +130,8 @@ def test_console_scripts_under_newest_fastcore(tmp_path):
     env_of = lambda home: _env(home, LATEST)
     helps = {'dsg_train': ['--stage1_run STAGE1_RUN, --stage1-run STAGE1_RUN', '--stop_at STOP_AT, --stop-at STOP_AT'],
              'dsg_demo': ['--preset PRESET', '--until UNTIL']}
-    outs, done = _bad_args_in_processes(tmp_path/'bad', env_of, True, [(n, ['--help'], env_of(home), True) for n in helps])
+    outs, done = _bad_args_in_processes(tmp_path/'bad', env_of, True,
+                                        [(n, ['--help'], env_of(home), True) for n in helps])
     for out in outs:
         version, path = _fastcore_seen(out)
         assert version >= (2, 0) and Path(path).is_relative_to(LATEST), out
@@ -136,8 +142,9 @@ def test_console_scripts_under_newest_fastcore(tmp_path):
 
     run = tmp_path/'s1'
     cache = prepare_scenes(tmp_path/'cache', 6, 2, (16,), progress=False)
-    p = _start('dsg_train', ['--stage', '1', '--data', cache, '--depth', 'exact', '--size', 16, '--steps', 2, '--batch-size', 2,
-                             '--log_every', 1, '--sample-every', 1, '--ckpt_every', 1, '--stop_at', 1, '--run', run],
+    p = _start('dsg_train', ['--stage', '1', '--data', cache, '--depth', 'exact', '--size', 16, '--steps', 2,
+                             '--batch-size', 2, '--log_every', 1, '--sample-every', 1, '--ckpt_every', 1,
+                             '--stop_at', 1, '--run', run],
                env_of(home), show_fastcore=True)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, f'dsg_train failed:\n{out[-2000:]}\n{err[-3000:]}'

@@ -1,5 +1,5 @@
 "Folder locks between real processes, and downloads that fail or resume from a stale part file (90_core)."
-import contextlib, io, json, os, signal, subprocess, sys, threading
+import contextlib, hashlib, io, json, os, signal, subprocess, sys, threading
 from email.utils import formatdate
 
 import pytest
@@ -78,3 +78,18 @@ def test_resume_only_what_the_server_vouches_for(tmp_path):
         (d/'w.bin.part').write_bytes(old[:100_000])                   # of unknown origin, no hash: not joined
         assert download(url, d/'w.bin', progress=False).read_bytes() == new
         assert srv.bytes_sent == 300_000
+
+
+def test_file_address_is_fetched_and_checked(tmp_path):
+    "A `file://` address (a local mirror of ADE20K or of the weights) is fetched and verified like any other."
+    src = tmp_path/'mirror'/'weights.pth'
+    src.parent.mkdir()
+    src.write_bytes(b'x' * 3_000_000)
+    md5 = hashlib.md5(src.read_bytes()).hexdigest()
+    got = download(src.as_uri(), tmp_path/'a'/'weights.pth', md5=md5, progress=False)
+    assert got.read_bytes() == src.read_bytes() and not list(got.parent.glob('*.part*'))
+    with pytest.raises(DownloadError, match='md5 is'):                       # checked like an HTTP download
+        download(src.as_uri(), tmp_path/'b'/'weights.pth', md5='0' * 32, progress=False)
+    assert not (tmp_path/'b'/'weights.pth').exists()
+    with pytest.raises(DownloadError, match='Cannot reach'):                  # no such file: named, no traceback soup
+        download((tmp_path/'nope.pth').as_uri(), tmp_path/'c'/'nope.pth', progress=False)

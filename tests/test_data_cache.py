@@ -21,12 +21,12 @@ SOURCE = textwrap.dedent('''
 
 
 def test_killed_build_resumes(tmp_path):
-    (tmp_path/'slow_source.py').write_text(SOURCE)
+    (tmp_path/'resume_source.py').write_text(SOURCE)
     sys.path.insert(0, str(tmp_path))
-    from slow_source import SlowSource
+    from resume_source import SlowSource
     root = tmp_path/'cache'
     script = (f'import sys; sys.path.insert(0, {str(tmp_path)!r})\n'
-              'from slow_source import SlowSource\nfrom depth_semantic_gan.cache import build_cache\n'
+              'from resume_source import SlowSource\nfrom depth_semantic_gan.cache import build_cache\n'
               f'build_cache(SlowSource(0.05), {str(root)!r}, "train", 8, chunk=4, workers=1, progress=False)\n')
     proc = subprocess.Popen([sys.executable, '-c', script])
     progress = root/'train_8.progress.json'

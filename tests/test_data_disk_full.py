@@ -61,7 +61,8 @@ def test_full_disk_fails_clearly(tmp_path, small_disk):
     # a fresh build of 100 x 64 px (1.6 MB of images) on a 1 MiB disk
     r = _build(tmp_path, root, 'train', 64, 100)
     assert r.returncode == 1, (r.returncode, r.stderr)    # -7 (SIGBUS) before the fix
-    assert f'OSError: [Errno 28] {root}/train_64.partial.npy: not enough disk space: the file needs 1,6' in r.stderr, r.stderr
+    assert (f'OSError: [Errno 28] {root}/train_64.partial.npy: not enough disk space: '
+            'the file needs 1,6' in r.stderr), r.stderr
     assert not list(root.glob('train_64*partial*'))                             # the useless fresh file is removed
     assert {p.name: p.read_bytes() for p in root.glob('val_8*')} == before
     assert CacheDataset(root, 'val', 8, depth='exact')[9]['id'] == 'item9'
@@ -73,15 +74,18 @@ def test_full_disk_fails_clearly(tmp_path, small_disk):
     for f in sorted((tmp_path/'part').glob('train_32*')):
         subprocess.run(['cp', '--sparse=always', str(f), str(root/f.name)], check=True)
     part = {f.name: f.read_bytes() for f in root.glob('train_32*')}
-    assert sorted(part) == ['train_32.depth_exact.partial.npy', 'train_32.depth_exact.progress.json', 'train_32.ids.json',
-                            'train_32.partial.npy', 'train_32.progress.json']
+    assert sorted(part) == ['train_32.depth_exact.partial.npy', 'train_32.depth_exact.progress.json',
+                            'train_32.ids.json', 'train_32.partial.npy', 'train_32.progress.json']
     _fill(small_disk)
     r = _build(tmp_path, root, 'train', 32, 100)
     assert r.returncode == 1, (r.returncode, r.stderr)
-    assert f'{root}/train_32.partial.npy: not enough disk space' in r.stderr and 'resumes where it stopped' in r.stderr, r.stderr
+    assert (f'{root}/train_32.partial.npy: not enough disk space' in r.stderr
+            and 'resumes where it stopped' in r.stderr), r.stderr
     assert {f.name: f.read_bytes() for f in root.glob('train_32*')} == part   # the partial build is intact
     (small_disk/'filler').unlink()
     build_cache(Source(100), root, 'train', 32, chunk=8, progress=False)       # room again: it resumes and finishes
-    a, b = CacheDataset(root, 'train', 32, depth='exact').arrays(), CacheDataset(tmp_path/'ref', 'train', 32, depth='exact').arrays()
-    assert (a['images'] == b['images']).all() and (a['labels'] == b['labels']).all() and (a['depth'] == b['depth']).all()
+    a, b = (CacheDataset(root, 'train', 32, depth='exact').arrays(),
+            CacheDataset(tmp_path/'ref', 'train', 32, depth='exact').arrays())
+    assert ((a['images'] == b['images']).all() and (a['labels'] == b['labels']).all()
+            and (a['depth'] == b['depth']).all())
     assert {p.name: p.read_bytes() for p in root.glob('val_8*')} == before

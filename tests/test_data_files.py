@@ -25,6 +25,16 @@ def test_unreadable_image(tmp_path, pair):
     with pytest.raises(DataError, match='broken.jpg: cannot read image'): read_image(tmp_path/'broken.jpg', 8)
 
 
+def test_draft_decoding_is_opt_in_and_for_jpegs_only(tmp_path, pair):
+    with Image.open(pair[0]) as im: ref = np.asarray(im.convert('RGB').resize((8, 8), Image.BICUBIC))
+    draft = read_image(pair[0], 8, draft=True)
+    assert np.array_equal(read_image(pair[0], 8), ref) and not np.array_equal(draft, ref)
+    assert np.array_equal(ADE20KFiles(tmp_path, 'val', draft=True).read(0, 8)['image'], draft)   # passed on
+    assert np.array_equal(ADE20KFiles(tmp_path, 'val').read(0, 8)['image'], ref)
+    Image.open(pair[0]).save(tmp_path/'photo.png')                               # no reduced-scale decode for PNG
+    assert np.array_equal(read_image(tmp_path/'photo.png', 8, draft=True), read_image(tmp_path/'photo.png', 8))
+
+
 def test_bad_label_maps(tmp_path):
     (tmp_path/'junk.png').write_bytes(b'not a png')
     with pytest.raises(DataError, match='junk.png: cannot read label map'): read_label(tmp_path/'junk.png', 8)

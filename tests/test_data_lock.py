@@ -1,4 +1,4 @@
-"Two processes writing one cache folder at once: the second waits for the first, then finds the work done; nothing breaks."
+"Two processes writing one cache folder at once: the second waits for the first, finds the work done; nothing breaks."
 import subprocess, sys, textwrap
 
 import numpy as np
@@ -36,7 +36,8 @@ def _race(tmp_path, body):
     (tmp_path/'slow_source.py').write_text(SOURCE)
     go = tmp_path/'go'
     script = START.format(tmp=str(tmp_path), go=str(go)) + textwrap.dedent(body)
-    procs = [subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
              for _ in range(2)]
     for p in procs: assert p.stdout.readline().strip() == 'ready'
     go.touch()
@@ -62,13 +63,15 @@ def test_two_builds_of_one_cache(tmp_path):
         assert f'built {root}/train_8.npy' in out and 'delete' not in out.lower(), out
     assert sum('is in use by another process' in out and 'waiting for it to finish' in out for _, out in res) == 1, res
     a, b = CacheDataset(root, 'train', 8, depth='exact').arrays(), _reference(tmp_path)
-    assert (a['images'] == b['images']).all() and (a['labels'] == b['labels']).all() and (a['depth'] == b['depth']).all()
+    assert ((a['images'] == b['images']).all() and (a['labels'] == b['labels']).all()
+            and (a['depth'] == b['depth']).all())
     assert a['ids'] == b['ids']
-    assert sorted(p.name for p in root.iterdir()) == ['.lock', 'train_8.depth_exact.npy', 'train_8.ids.json', 'train_8.npy']
+    assert sorted(p.name for p in root.iterdir()) == ['.lock', 'train_8.depth_exact.npy', 'train_8.ids.json',
+                                                      'train_8.npy']
 
 
 def test_two_depth_writers_of_one_source(tmp_path):
-    "As `depth.make_pseudo_depth` writes a teacher's depth: the second writer finds the file complete and writes nothing."
+    "As `depth.make_pseudo_depth` writes a teacher's depth: the second writer finds the file complete, writes nothing."
     root = tmp_path/'cache'
     sys.path.insert(0, str(tmp_path))
     (tmp_path/'slow_source.py').write_text(SOURCE)
@@ -85,6 +88,7 @@ def test_two_depth_writers_of_one_source(tmp_path):
     for rc, out in res:
         assert rc == 0, out
         assert f'wrote {root}/train_8.depth_teacher.npy' in out and 'delete' not in out.lower(), out
-    want = np.concatenate([np.linspace(-1, 1, 4 * 64, dtype=np.float32).reshape(4, 8, 8) * (s % 3 - 1) for s in range(0, 20, 4)])
+    want = np.concatenate([np.linspace(-1, 1, 4 * 64, dtype=np.float32).reshape(4, 8, 8) * (s % 3 - 1)
+                           for s in range(0, 20, 4)])
     assert (read_depth(root, 'train', 8, 'teacher') == encode_depth(want)).all()
     assert not list(root.glob('*partial*')) and not list(root.glob('*progress*')) and not list(root.glob('.*.tmp'))

@@ -59,9 +59,12 @@ def test_two_ranks_match_one_process_with_the_whole_batch():
                 assert torch.equal(v, r1[k][name]), f'ranks disagree on {k}.{name}'
                 # Adam moves a weight by at most ~lr per step: the two runs may differ only where a gradient is
                 # zero in exact arithmetic (biases in front of a normalisation) and rounding decides its sign
-                assert (v.float() - one[k][name].float()).abs().max() <= STEPS * lr_d, f'{k}.{name} differs from one process'
-        close = [torch.allclose(v.float(), one['G'][n].float(), atol=1e-5) for n, v in r0['G'].items() if n.endswith('weight_orig')]
+                assert (v.float() - one[k][name].float()).abs().max() <= STEPS * lr_d, (
+                    f'{k}.{name} differs from one process')
+        close = [torch.allclose(v.float(), one['G'][n].float(), atol=1e-5)
+                 for n, v in r0['G'].items() if n.endswith('weight_orig')]
         assert all(close), 'spectral-normed conv weights should agree to rounding'
         for i, (a, b) in enumerate(zip(r0['log'], one['log'])):   # logged losses are global means on every rank
             tol = 1e-5 if i == 0 else 1e-3                            # step 1 runs on identical weights
-            for key in ('g_gan', 'g_feat', 'd_fake', 'd_real'): assert abs(a[key] - b[key]) < tol, (i, key, a[key], b[key])
+            for key in ('g_gan', 'g_feat', 'd_fake', 'd_real'):
+                assert abs(a[key] - b[key]) < tol, (i, key, a[key], b[key])

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from depth_semantic_gan.fid import FIDStats, folder_batches, frechet_distance, image_files, kid
+from depth_semantic_gan.fid import FIDStats, folder_batches, frechet_distance, image_files, kid, png_quantize
 from depth_semantic_gan.metrics import (_SQRTM_SHIM, depth_grey, depth_metrics, paired_bootstrap, save_results,
                                         scipy_needs_sqrtm_shim, shading_error)
 
@@ -23,6 +23,13 @@ def test_kid_refuses_bad_features():
     x = np.random.default_rng(0).normal(size=(10, 4))
     with pytest.raises(ValueError, match='do not match'): kid(x[:, :3], x, device='cpu')
     with pytest.raises(ValueError, match='at least 2 samples'): kid(x[:1], x, device='cpu')
+
+
+def test_png_quantize_refuses_floats_outside_the_image_range():
+    "Float images in 0..255, or NaN, are refused before rounding (clipping would hide them)."
+    with pytest.raises(ValueError, match=r'must lie in \[-1, 1\], got \[0, 255\]'):
+        png_quantize(torch.tensor([0., 255.]).view(1, 1, 1, 2))
+    with pytest.raises(ValueError, match='must lie in'): png_quantize(torch.full((1, 3, 2, 2), float('nan')))
 
 
 def test_statistics_files(tmp_path):

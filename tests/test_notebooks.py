@@ -33,7 +33,7 @@ def test_notebook(nb, tmp_path, monkeypatch):
     monkeypatch.setenv('TMPDIR', str(tmp_path))
     monkeypatch.setenv('IN_TEST', '1')          # nbdev sets it for good: undone after the test, for the tests after it
     cfg = get_config()
-    ok, secs = run_notebook(nb, skip_flags=cfg.tst_flags.split(), force_flags=os.environ.get('DSG_TEST_FLAGS', '').split(),
-                          basepath=cfg.config_path)
+    ok, secs = run_notebook(nb, skip_flags=cfg.tst_flags.split(),
+                            force_flags=os.environ.get('DSG_TEST_FLAGS', '').split(), basepath=cfg.config_path)
     assert ok, f'{nb.name} failed under nbdev test (see the traceback above)'
     shutil.rmtree(tmp_path, ignore_errors=True)   # passed: free the disk now (pytest keeps a failure's files)

@@ -12,7 +12,8 @@ from random_scenes import RandomScenes
 
 
 def _cache(root):
-    for split, n in (('train', 6), ('val', 2)): build_cache(RandomScenes(n, len(split)), root, split, 16, progress=False)
+    for split, n in (('train', 6), ('val', 2)):
+        build_cache(RandomScenes(n, len(split)), root, split, 16, progress=False)
     return root
 
 
