@@ -299,6 +299,7 @@ def _schedule_rows(p:Preset, add):
         f'at batch {bs} (the last partial batch of every epoch counted)')
     add('learning-rate decay', 'NVlabs: linear, one step per epoch', 'linear, a little every iteration')
 
+# %% ../nbs/07_experiment.ipynb #1b06abae
 def _left_open(p:Preset) -> list:
     "What the paper leaves open, and this package's choice (the same in every preset)."
     out, add, open_ = [], lambda *r: out.append(_row(*r)), 'not stated in the paper'
