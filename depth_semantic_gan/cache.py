@@ -11,8 +11,8 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['cache_root', 'cache_dtype', 'cache_paths', 'depth_path', 'encode_depth', 'decode_depth', 'cache_lock',
-           'open_reserved', 'DepthWriter', 'depth_sources', 'read_depth', 'cache_recipe', 'check_recipe', 'build_cache',
-           'CacheDataset', 'prepare_ade20k']
+           'open_reserved', 'DepthWriter', 'depth_sources', 'read_depth', 'depth_problem', 'cache_recipe',
+           'check_recipe', 'build_cache', 'CacheDataset', 'prepare_ade20k']
 
 # %% ../nbs/91_cache.ipynb #be431f26
 import numpy as np
@@ -207,6 +207,21 @@ def read_depth(root, split:str, size:int, source:str) -> np.ndarray:
         raise FileNotFoundError(f'{p}: no depth {source!r} for this cache; available: {have or "none"}'
                                 + (' (an unfinished write: run it again to resume)' if unfinished else ''))
     return np.load(p, mmap_mode='r')
+
+# %% ../nbs/91_cache.ipynb #a5ed261f
+def depth_problem(root, split:str, size:int, # the cache split
+                  source:str, # depth source name
+                 ) -> str|None:
+    "Why the depth file of `source` cannot be used (naming it), or None when it is fine."
+    p = depth_path(root, split, size, source)
+    try: d = read_depth(root, split, size, source)
+    except FileNotFoundError as e: return str(e)
+    except Exception as e: return f'{p}: cannot be read ({type(e).__name__}: {e}); delete it and make it again'
+    n = len(json.loads(cache_paths(root, split, size)['ids'].read_text()))
+    if d.dtype != np.uint16 or d.shape != (n, size, size):
+        want = (n, size, size)
+        return f'{p}: malformed, holds {d.dtype} {d.shape}, expected uint16 {want}; delete it and make it again'
+    return None
 
 # %% ../nbs/91_cache.ipynb #583ac190
 def _ids_key(ids): return hashlib.md5('\n'.join(ids).encode()).hexdigest()

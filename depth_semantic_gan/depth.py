@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_pseudo_depth.ipynb #7c612d3c
 from __future__ import annotations
-import json, re, shutil, tempfile, zipfile
+import re, shutil, tempfile, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from pathlib import Path
 __all__ = ['MONODEPTH2_MODELS', 'MONODEPTH2_URL', 'CMAPS', 'DepthTeacher', 'SourceDepthTeacher', 'Monodepth2Config',
            'disp_to_depth', 'ResnetEncoder', 'Conv3x3', 'ConvBlock', 'DepthDecoder', 'Monodepth2', 'save_monodepth2',
            'load_monodepth2', 'download_monodepth2', 'Monodepth2Teacher', 'HFDepthTeacher', 'make_teacher',
-           'make_pseudo_depth', 'depth_problem', 'show_pseudo_depth', 'pseudo_depth_viewer']
+           'make_pseudo_depth', 'show_pseudo_depth', 'pseudo_depth_viewer']
 
 # %% ../nbs/02_pseudo_depth.ipynb #61b8bb36
 import numpy as np
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .core import (DownloadError, atomic_torch_save, default_device, depth_to_target, download,
                                      dsg_home, tensor_to_image, target_to_disparity)
 from .data import DataError, square_box
-from .cache import (CacheDataset, DepthWriter, cache_paths, decode_depth, depth_path, depth_sources,
+from .cache import (CacheDataset, DepthWriter, decode_depth, depth_problem, depth_sources,
                                       read_depth)
 
 # %% ../nbs/02_pseudo_depth.ipynb #56158366
@@ -390,21 +390,6 @@ def make_pseudo_depth(teacher:DepthTeacher, # names the file and maps images to 
             w.write(start, teacher(imgs, size=size, ids=[ids[i] for i in idx], boxes=boxes))
             bar.update(len(idx))
     return w.close()
-
-# %% ../nbs/02_pseudo_depth.ipynb #a5ed261f
-def depth_problem(root, split:str, size:int, # the cache split
-                  source:str, # depth source name
-                 ) -> str|None:
-    "Why the depth file of `source` cannot be used (naming it), or None when it is fine."
-    p = depth_path(root, split, size, source)
-    try: d = read_depth(root, split, size, source)
-    except FileNotFoundError as e: return str(e)
-    except Exception as e: return f'{p}: cannot be read ({type(e).__name__}: {e}); delete it and make it again'
-    n = len(json.loads(cache_paths(root, split, size)['ids'].read_text()))
-    if d.dtype != np.uint16 or d.shape != (n, size, size):
-        want = (n, size, size)
-        return f'{p}: malformed, holds {d.dtype} {d.shape}, expected uint16 {want}; delete it and make it again'
-    return None
 
 # %% ../nbs/02_pseudo_depth.ipynb #207e883c
 def show_pseudo_depth(root, split:str, size:int, # the cache split

@@ -7,8 +7,8 @@ import os
 
 import torch
 
-LONGEST = ('test_paper_smoke', 'test_demo_cli', 'test_notebooks.py::test_notebook[04a_training]',
-           'test_notebooks.py::test_notebook[93_checkpoints]', 'test_fid_cli')
+LONGEST = ('test_paper_smoke', 'test_demo_cli', 'test_notebooks.py::test_notebook[99a_pipeline]',
+           'test_notebooks.py::test_notebook[07a_evaluation]', 'test_fid_cli', 'test_browser')
 
 
 def pytest_collection_modifyitems(items):

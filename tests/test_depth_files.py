@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from depth_semantic_gan.cache import DepthWriter, build_cache, depth_path
+from depth_semantic_gan.cache import DepthWriter, build_cache, depth_path, depth_problem
 from depth_semantic_gan.core import DownloadError, file_hash, seed_everything, serve_folder
-from depth_semantic_gan.depth import (Monodepth2, Monodepth2Config, depth_problem, download_monodepth2,
-                                      load_monodepth2, make_pseudo_depth, make_teacher, save_monodepth2)
+from depth_semantic_gan.depth import (Monodepth2, Monodepth2Config, download_monodepth2, load_monodepth2,
+                                      make_pseudo_depth, make_teacher, save_monodepth2)
 from depth_semantic_gan.fixtures import FixtureSource
 
 
