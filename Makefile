@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(FASTCORE2) $(if $(filter true,$(CI)),browser)
 	$(BIN)/python tools/check_sync.py
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 2 --dist load --maxschedchunk 1
 
 env: $(STAMP)
 

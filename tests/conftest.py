@@ -1,5 +1,6 @@
-"""Shared pytest set-up: the longest tests start first, so that with two workers (`make test`) neither waits on one
-of them at the end; and with several workers, each (and every process it starts) gets its share of the CPU threads.
+"""Shared pytest set-up: the longest tests start first, so that with two workers (`make test` hands them one test at a
+time) neither waits on one of them at the end; and with several workers, each (and every process it starts) gets its
+share of the CPU threads.
 
 Two workers with torch's default of one thread per core each fight for the cores: on this 2-core machine a training
 step then takes 1.8x as long as with one thread per worker."""
@@ -8,7 +9,8 @@ import os
 import torch
 
 LONGEST = ('test_paper_smoke', 'test_demo_cli', 'test_notebooks.py::test_notebook[99a_pipeline]',
-           'test_notebooks.py::test_notebook[07a_evaluation]', 'test_fid_cli', 'test_browser')
+           'test_notebooks.py::test_notebook[07a_evaluation]', 'test_browser', 'test_fid_cli', 'test_cli_train',
+           'test_notebooks.py::test_notebook[06_fid]')
 
 
 def pytest_collection_modifyitems(items):
