@@ -137,6 +137,7 @@ def _shaped_vgg() -> VGGLoss:
     with mock.patch(f'{VGGLoss.__module__}._load_vgg19_features', lambda path: _vgg19_features()):
         return VGGLoss('(shapes only)')
 
+# %% ../nbs/93_checkpoints.ipynb #389e90dd
 def _saved_bytes(cfg:TrainConfig, G:nn.Module, D:nn.Module, vgg:nn.Module|None, device:torch.device) -> dict:
     "Bytes of the batch and of what autograd saves in the forward of `g_step` and of `d_step` (each storage once)."
     t = GANTrainer.__new__(GANTrainer)   # the trainer's own steps, without data, optimisers or a device check
