@@ -9,22 +9,24 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['image_record', 'depth_record', 'evaluate_seed', 'mean_std', 'noise_verdict', 'Generators', 'evaluate_anchors']
+__all__ = ['N_LOOKS', 'image_record', 'depth_record', 'evaluate_seed', 'mean_std', 'noise_verdict', 'Generators',
+           'evaluate_anchors']
 
 # %% ../nbs/07a_evaluation.ipynb #c07a0005
 import numpy as np
 import torch
 
-from .core import default_device
+from .core import atomic_write, default_device
 from .spade import resize_nearest
 from .checkpoints import load_generator
-from .config import Stage
+from .config import SCENES, Stage
 from .trainer import generate
 from .runs import load_split
 from .stage1 import DepthLookup, predict_depth, stage1_source
 from .stage2 import ClassMeanPainter, downsize_depth
 from .fid import FIDResult, FIDStats, FIDWarning, evaluate, fid_stats
 from .metrics import depth_fid, depth_metrics, shading_error
+from .rerender import ceiling_images, depth_sensitivity, probe_set
 from .experiment import ImageModel, Preset, read_preset, run_name
 
 # %% ../nbs/07a_evaluation.ipynb #44516922
@@ -70,6 +72,15 @@ def _depth_input(m:ImageModel, # one of `preset.image_models()`
     src = stage1_source(run/run_name(Stage.STAGE1, seed, m.depth_size)) if m.depth == 'stage1' else preset.depth
     return load_split(str(root), 'val', preset.image_size, src, device='cpu').depth[:n]
 
+def _probe(preset:Preset, ids:list, ev:Path) -> dict:
+    "The depth-sensitivity probe of `06b_rerender` on the items `ids` (scenes only, else None), made once per run."
+    if preset.data != SCENES: return None
+    path = ev/f'probe_{preset.image_size}_{len(ids)}.pt'
+    if not path.exists():
+        with atomic_write(path) as f: torch.save(probe_set(ids, preset.image_size), f)
+    return torch.load(path)
+
+# %% ../nbs/07a_evaluation.ipynb #d8ae7cb8
 def evaluate_seed(preset:Preset, # the experiment
                   run:Path, # run folder
                   root:Path, # cache folder
@@ -82,7 +93,8 @@ def evaluate_seed(preset:Preset, # the experiment
     val = load_split(str(root), 'val', preset.image_size, None, device='cpu')
     n, nk = _sizes(preset, len(val))
     labels, images, kid = val.labels[:n], val.images[:n], dict(kid_subset_size=max(2, nk // 2), device=dev)
-    out = {'seed': seed, 'n': n, 'n_kid': nk, 'depth': {}, 'image': {}}
+    out = {'seed': seed, 'n': n, 'n_kid': nk, 'depth': {}, 'image': {}, 'depth_sensitivity': {}}
+    probe = _probe(preset, val.ids[:nk], ev)                 # scenes: the same label maps with other depths
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', FIDWarning)          # small N: recorded in `reliable`, starred in the tables
         real = fid_stats(images[:nk], cache=ev/f'real_images_{preset.image_size}_{nk}.npz', device=dev)
@@ -95,6 +107,8 @@ def evaluate_seed(preset:Preset, # the experiment
             G, c = load_generator(run/m.run(seed), dev)
             fake = generate(G, labels, _depth_input(m, preset, run, root, seed, n), c.label_nc)
             out['image'][m.key] = image_record(fake, real, images, labels, nk, **kid)
+            if probe is not None and m.depth is not None:
+                out['depth_sensitivity'][m.key] = depth_sensitivity(G, probe, c.label_nc)[0]
         h = nk // 2
         halves = [FIDStats.from_features(f, preset.image_size) for f in (real.features[:h], real.features[h:])]
         out['image']['real'] = _record(evaluate(*halves, kid_subset_size=max(2, h // 2)))
@@ -148,12 +162,14 @@ class Generators:
                 'spade': generate(self.GB, lab, None, self.cb.label_nc)}
 
 # %% ../nbs/07a_evaluation.ipynb #ac9f443d
+N_LOOKS = 8 # appearance redraws averaged into the ceiling's shading error
+
 def evaluate_anchors(preset:Preset, # the experiment
                      root:Path, # cache folder (training split fits the tables, validation split scores them)
                      ev:Path, # the run's `eval` folder (shares the real statistics' caches with `evaluate_seed`)
                      device=None, # default `default_device()`
                     ) -> dict:
-    "`DepthLookup` at every Stage-1 size and `ClassMeanPainter` at the image size, scored as `evaluate_seed` scores."
+    "`DepthLookup` per Stage-1 size, `ClassMeanPainter` and (scenes) the re-rendered ceiling, as `evaluate_seed` does."
     dev = device or default_device()
     ev.mkdir(parents=True, exist_ok=True)
     val = load_split(str(root), 'val', preset.image_size, None, device='cpu')
@@ -170,4 +186,10 @@ def evaluate_anchors(preset:Preset, # the experiment
         real = fid_stats(val.images[:nk], cache=ev/f'real_images_{preset.image_size}_{nk}.npz', device=dev)
         painted = ClassMeanPainter().fit(tr.labels, tr.images)(val.labels[:n])
         out['image']['painter'] = image_record(painted, real, val.images[:n], val.labels[:n], nk, **kid)
+        if preset.data == SCENES:                             # the ceiling (`06b_rerender`): the scenes drawn again
+            one, mean = ceiling_images(val.ids[:n], preset.image_size, val.labels[:n], N_LOOKS)
+            sh = shading_error(mean, val.images[:n], val.labels[:n])      # shading: the mean of the redraws
+            one = image_record(one, real, val.images[:n], val.labels[:n], nk, **kid)    # FID, KID: one redrawn set
+            out['image']['rerender'] = {**one, 'shading_one': one['shading'], 'shading': float(sh.mean()),
+                                        'shading_items': _items(sh), 'n_looks': N_LOOKS}
     return out

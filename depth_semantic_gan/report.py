@@ -8,9 +8,9 @@ import base64, io, json, platform, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FIGURE_COLUMNS', 'seed_table', 'png_bytes', 'fig_png', 'comparison_rows', 'titled', 'figure_image', 'model_label',
-           'read_evals', 'read_anchors', 'evaluated_models', 'result_tables', 'paired_comparisons', 'verdict_lines',
-           'results', 'recipe_table', 'report_sections', 'write_report']
+__all__ = ['FIGURE_COLUMNS', 'PROBE_CAPTION', 'seed_table', 'png_bytes', 'fig_png', 'comparison_rows', 'titled', 'figure_image',
+           'model_label', 'read_evals', 'read_anchors', 'evaluated_models', 'result_tables', 'paired_comparisons',
+           'verdict_lines', 'results', 'recipe_table', 'report_sections', 'write_report']
 
 # %% ../nbs/99_report.ipynb #c07b0005
 import numpy as np
@@ -20,7 +20,7 @@ from PIL import Image
 from .core import atomic_write, env_report
 from .data import colorize
 from .spade import resize_nearest
-from .config import STAGES, TrainConfig
+from .config import SCENES, STAGES, TrainConfig
 from .checkpoints import load_checkpoint
 from .runs import load_split
 from .callbacks import make_grid, plot_losses, to_rgb
@@ -29,6 +29,8 @@ from .metrics import (DEPTH_METRICS, PAPER_DEPTH_FID, PAPER_IMAGE_FID, accuracy_
                                         markdown_table, paired_bootstrap, paired_verdict)
 from .experiment import Preset, deviations_table, run_name, write_json
 from .evaluation import Generators, mean_std, noise_verdict
+from .checkpoints import load_generator
+from .rerender import depth_sensitivity, gap_closed, probe_figure, probe_set, what_depth_does
 
 # %% ../nbs/99_report.ipynb #d2088f66
 def _pm(xs, fmt='{:.2f}') -> str:
@@ -127,7 +129,8 @@ def figure_image(tiles:np.ndarray, # (N, C, S, S, 3) uint8 from `comparison_rows
 # %% ../nbs/99_report.ipynb #727c340b
 def model_label(name:str) -> str:
     "How the report names a model of `results.json`: 'ours_32' -> 'Ours (32)', 'baseline' -> 'SPADE', ..."
-    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup', 'oracle': 'Oracle'}
+    fixed = {'baseline': 'SPADE', 'painter': 'class-mean painter', 'lookup': '(class, row) lookup', 'oracle': 'Oracle',
+             'rerender': 're-rendered scenes (ceiling)'}
     kind, _, size = name.partition('_')
     return fixed.get(name) or {'ours': f'Ours ({size})', 'stage1': f'Stage 1 ({size})'}.get(kind, name)
 
@@ -168,8 +171,10 @@ def result_tables(preset:Preset, # the experiment
     ims = evaluated_models(preset, evals)
     models = [(m.title, [e['image'][m.key] for e in evals], PAPER_IMAGE_FID.get(m.paper_row)) for m in ims]
     fixed = lambda r: [r] * len(evals)                                   # an anchor: no training, one value
-    painter = [('Class-mean painter (anchor)', fixed(a['image']['painter']), None)] if 'painter' in a['image'] else []
-    image = seed_table([*models, *painter, ('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)],
+    named = (('painter', 'Class-mean painter (anchor)'), ('rerender', 'Re-rendered scenes (ceiling)'))
+    anchor_rows = [(title, fixed(a['image'][k]), None) for k, title in named if k in a['image']]
+    real = [('Real vs real (half vs half)', [e['image']['real'] for e in evals], None)]
+    image = seed_table([*models, *anchor_rows, *real],
                        seeds, note)
     b = ims[0]                                                           # SPADE: the model without depth
     base, verdicts = [e['image'][b.key]['fid'] for e in evals], []
@@ -240,15 +245,22 @@ def results(preset:Preset, # the experiment
            ) -> dict:
     "Every number the report prints, as one JSON-ready object (`results.json`): depth rows, image rows, verdicts."
     a, pick = anchors or {'depth': {}, 'image': {}}, lambda r, keys: {k: r[k] for k in keys if k in r}
-    dkeys, ikeys = ('fid', 'kid', 'n_fake', *DEPTH_METRICS), ('fid', 'kid', 'n_fake', 'shading')
+    dkeys = ('fid', 'kid', 'n_fake', *DEPTH_METRICS)
+    ikeys = ('fid', 'kid', 'n_fake', 'shading', 'shading_one', 'n_looks')     # the last two: the ceiling's
     depth = [{'model': f'stage1_{ds}', 'seed': e['seed'], **pick(e['depth'][str(ds)], dkeys)}
              for ds in preset.depth_sizes for e in evals]
     depth += [{'model': 'lookup', 'size': int(ds), 'seed': None, **pick(r, dkeys)} for ds, r in a['depth'].items()]
     images = [{'model': m.name, 'seed': e['seed'], **pick(e['image'][m.key], ikeys)}
               for m in evaluated_models(preset, evals) for e in evals]
-    images += [{'model': 'painter', 'seed': None, **pick(r, ikeys)} for r in a['image'].values()]
+    images += [{'model': name, 'seed': None, **pick(r, ikeys)} for name, r in a['image'].items()]  # painter, ceiling
+    if {'painter', 'rerender'} <= set(a['image']):               # each row's share of the painter -> ceiling gap
+        p, c = a['image']['painter'], a['image']['rerender']
+        for r in images: r.update({f'{k}_gap': gap_closed(r[k], p[k], c[k]) for k in ('kid', 'shading')})
+    sens = [{'model': m.name, 'seed': e['seed'], **e['depth_sensitivity'][m.key]}
+            for m in evaluated_models(preset, evals) for e in evals if m.key in e.get('depth_sensitivity', {})]
     return {'preset': preset.name, 'n_eval': evals[0]['n'], 'n_kid': evals[0].get('n_kid', evals[0]['n']),
-            'depth': depth, 'images': images, 'verdicts': paired_comparisons(preset, evals, anchors)}
+            'depth': depth, 'images': images, 'verdicts': paired_comparisons(preset, evals, anchors),
+            'depth_sensitivity': sens}
 
 # %% ../nbs/99_report.ipynb #ee89680a
 def _cpu_name() -> str:
@@ -296,6 +308,9 @@ _TINY_NETS = ('- These are small CPU networks trained for a few hundred steps on
               'the pipeline works end to end and what this small setting can and cannot tell (the anchors and '
               'the oracle say where its models stand), not the paper\'s result.\n')
 
+PROBE_CAPTION = ('The depth-sensitivity probe: one label map, three depths (objects pulled toward the camera by k), '
+                 "the renderer's photos and each model's images for the same three depths.")
+
 def _paired_intro(res:dict) -> str:
     "What the paired comparisons measure, with the run's item count (or why there are none)."
     if not res['verdicts']: return 'This run was evaluated before per-item values were kept: evaluate it again.\n'
@@ -306,8 +321,16 @@ def _paired_intro(res:dict) -> str:
             'is called only when every seed\'s interval lies on one side of zero.\n\n')
 
 # %% ../nbs/99_report.ipynb #87e038a2
+def _probe_picture(run:Path, gens:Generators, ids:list) -> Path:
+    "The depth-sensitivity probe (`06b_rerender`) of the first item of `ids` that allows it, for each model with depth."
+    probe, fakes = probe_set(ids, gens.preset.image_size), {}
+    for m in (m for m in gens.preset.image_models() if m.depth):
+        G, c = load_generator(run/m.run(gens.seed), 'cpu')
+        fakes[m.title] = depth_sensitivity(G, probe, c.label_nc)[1]
+    return _save_fig(run/'figures'/'depth_probe.png', probe_figure(probe, fakes))
+
 def _figures(run:Path, gens:Generators) -> tuple:
-    "`(k, comparison png, curves)`: the comparison figure of the first k items and the loss curves, in `run/figures`."
+    "`(k, comparison png, curves, probe png)`: the figures of the report, in `run/figures` (probe: scenes only)."
     preset, root, figs = gens.preset, str(gens.root), run/'figures'
     figs.mkdir(exist_ok=True)
     val = load_split(root, 'val', preset.image_size, None, device='cpu')
@@ -321,7 +344,8 @@ def _figures(run:Path, gens:Generators) -> tuple:
             name = run_name(st, gens.seed, ds)
             fig = plot_losses(run/name, title=f'{name}: {STAGES[st].title}')
             curves.append(('png', _save_fig(figs/f'curves_{name}.png', fig), f'Loss curves of `{name}`.'))
-    return k, comp, curves
+    probe = [('png', _probe_picture(run, gens, val.ids[:16]), PROBE_CAPTION)] if preset.data == SCENES else []
+    return k, comp, curves, probe
 
 # %% ../nbs/99_report.ipynb #ff6e4798
 def report_sections(run:Path, # pipeline run folder (evaluated)
@@ -334,7 +358,7 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
     t = result_tables(preset, evals, anchors)
     res = results(preset, evals, anchors)
     write_json(run/'results.json', res)
-    k, comp, curves = _figures(run, gens)
+    k, comp, curves, probe = _figures(run, gens)
     timing = json.loads((run/'timings.json').read_text()) if (run/'timings.json').exists() else {}
     models = sorted(p.name for p in run.iterdir() if (p/'last.pt').exists())
     steps, configs = {}, {}
@@ -350,6 +374,7 @@ def report_sections(run:Path, # pipeline run folder (evaluated)
                + '\n\nThe verdict rule: a difference counts only when every seed of one model beats every seed of the '
                  'other and the means differ by more than twice the larger standard deviation over seeds.'),
         ('md', '## Paired comparisons, item by item\n\n' + _paired_intro(res) + verdict_lines(res['verdicts'])),
+        ('md', '## What depth does\n\n' + what_depth_does(res, model_label)), *probe,
         ('md', '## Depth FID of Stage 1 (the paper\'s Table 1)\n\n' + t['depth']),
         ('md', '## Depth accuracy of Stage 1\n\nAgainst the reference depth of the same validation items (median '
                'scaling, depth ratio 10; mean ± std over seeds).\n\n' + t['accuracy']),

@@ -127,17 +127,18 @@ def _by_model(rows:list, key:str) -> dict:
 
 def results_figure(res:dict, # from `read_results`
                   ):
-    "Per-seed values against the anchors: Stage 1 vs the lookup; images' shading and KID vs the painter."
+    "Per-seed values against the anchors: Stage 1 vs the lookup; images vs the painter and the ceiling."
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(13, 2.8))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 2.8))
     kid_title = f"Images: KID ×10³ ({res['n_kid']} items)"
     for ax, rows, key, scale, title in ((axes[0], res['depth'], 'abs_rel', 1, 'Stage 1: AbsRel'),
-                                        (axes[1], res['images'], 'shading', 1, 'Images: shading error'),
-                                        (axes[2], res['images'], 'kid', 1e3, kid_title)):
+                                        (axes[1], res['depth'], 'kid', 1e3, 'Stage 1: depth KID ×10³'),
+                                        (axes[2], res['images'], 'shading', 1, 'Images: shading error'),
+                                        (axes[3], res['images'], 'kid', 1e3, kid_title)):
         vals = {m: [v * scale for v in vs] for m, vs in _by_model(rows, key).items()}
         names = list(vals)
         for y, m in enumerate(names):
-            anchor = m in ('lookup', 'painter')
+            anchor = m in ('lookup', 'painter', 'rerender')
             ax.plot(vals[m], [y] * len(vals[m]), 's' if anchor else 'o', color='grey' if anchor else 'C0', alpha=.8)
             if anchor: ax.axvline(np.mean(vals[m]), color='grey', lw=.8, ls='--')
         ax.set_yticks(range(len(names)), [model_label(m) for m in names])
@@ -166,8 +167,9 @@ def results_table(res:dict, # from `read_results`
         marks.add(mark)
         return (f'{m:.2f} ± {s:.2f}' if len(rs) > 1 else f'{m:.2f}') + mark
     if kind == 'images':
-        head = ['images', 'FID', 'KID ×10³ per seed', 'shading error per seed']
-        body = [[model_label(m), fid(rs), _seeds(rs, 'kid', '{:.1f}', 1e3), _seeds(rs, 'shading', '{:.4f}')]
+        head = ['images', 'FID', 'KID ×10³ per seed', 'shading error per seed', 'gap closed: KID; shading']
+        gap = lambda rs: f"{_seeds(rs, 'kid_gap', '{:.2f}')}; {_seeds(rs, 'shading_gap', '{:.2f}')}"
+        body = [[model_label(m), fid(rs), _seeds(rs, 'kid', '{:.1f}', 1e3), _seeds(rs, 'shading', '{:.4f}'), gap(rs)]
                 for m, rs in by.items()]
     else:
         head = ['depth', 'AbsRel per seed', 'δ<1.25 per seed', 'depth FID']
@@ -175,7 +177,8 @@ def results_table(res:dict, # from `read_results`
                 for m, rs in by.items()]
     stars = [f"{SHOWN.get(m, m)} {FID_MARK_NOTES[m]}." for m in sorted(marks) if m]
     note = (f"FID and KID on {res['n_kid']} items, the rest on {res['n_eval']}; FID mean ± std over seeds; lower is "
-            f"better, δ<1.25 higher. " + ' '.join(stars))
+            f"better, δ<1.25 higher. " + ('Gap closed: the share of the painter -> ceiling gap (0: the painter, 1: '
+            'the re-rendered scenes). ' if kind == 'images' else '') + ' '.join(stars))
     return markdown_table(head, body, footnote=note.strip())
 
 # %% ../nbs/07b_results.ipynb #da16c55d
@@ -207,7 +210,7 @@ def keep_results(run, # a finished pipeline run folder
     return dest
 
 # %% ../nbs/07b_results.ipynb #e8a6c4b9
-README_PICTURES = ('demo_method.png', 'demo_results.png', 'demo_comparison.png')
+README_PICTURES = ('demo_method.png', 'demo_results.png', 'demo_comparison.png', 'demo_probe.png')
 
 def readme_pictures(run, # a run folder, or results kept by `keep_results`
                     dest, # the folder of the pictures (the README's: `nbs/images`)
@@ -219,5 +222,6 @@ def readme_pictures(run, # a run folder, or results kept by `keep_results`
     for name, fig in zip(README_PICTURES, (method_figure(comparison_tiles(run)), results_figure(read_results(run)))):
         fig.savefig(dest/name, dpi=110, bbox_inches='tight')
         plt.close(fig)                                    # drawn into files, not into the notebook
-    shutil.copyfile(Path(run)/'figures'/'comparison.png', dest/README_PICTURES[2])
-    return [dest/p for p in README_PICTURES]
+    for name, fig in zip(README_PICTURES[2:], ('comparison.png', 'depth_probe.png')):   # as the report drew them
+        if (Path(run)/'figures'/fig).exists(): shutil.copyfile(Path(run)/'figures'/fig, dest/name)
+    return [dest/p for p in README_PICTURES if (dest/p).exists()]

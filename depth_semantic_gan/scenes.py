@@ -34,6 +34,25 @@ def _color(rng, base, spread=.08) -> RGB:
     b, e = rng.uniform(.8, 1.15), rng.normal(0, spread, 3).tolist()
     return tuple(min(1., max(0., float(c) * b + n)) for c, n in zip(base, e))
 
+class _Redrawn:
+    "Appearance draws of a redrawn scene: each takes its numbers from the scene's own stream (so the geometry after it "
+    "stays) but returns fresh ones."
+    def __init__(self, own, fresh): self.own, self.fresh = own, fresh
+    def __getattr__(self, name):
+        own, fresh = getattr(self.own, name), getattr(self.fresh, name)
+        def draw(*args, **kw): own(*args, **kw); return fresh(*args, **kw)
+        return draw
+
+class _Draws:
+    "A scene's random numbers: geometry from `rng`; appearance (`look`: colours, light, texture seed) from `rng` too, "
+    "or, redrawn, from `fresh`."
+    def __init__(self, rng, fresh=None): self.rng, self.look = rng, rng if fresh is None else _Redrawn(rng, fresh)
+    def __getattr__(self, name): return getattr(self.rng, name)
+
+def _look(rng):
+    "Where the appearance draws of a sampler come from (a plain generator: the generator itself)."
+    return rng.look if isinstance(rng, _Draws) else rng
+
 def _pick(rng, options):
     "One of `options`, uniformly."
     return options[rng.integers(len(options))]
@@ -53,6 +72,7 @@ class _Layout:
     "A room being furnished: its size, the boxes so far, their footprints, the occupied stretches of each wall."
     def __init__(self, rng, w, h, d):
         self.rng, self.w, self.h, self.d, self.length = rng, w, h, d, [d, d, w, w]   # length of walls 0..3
+        self.look = _look(rng)                                                       # appearance draws
         self.used = {k: [[] for _ in range(4)] for k in ('floor', 'wall')}   # occupied intervals along each wall
         self.boxes, self.footprints = [], []
     def place(self, width, levels, margin=.15):
@@ -77,35 +97,35 @@ class _Layout:
 # %% ../nbs/01b_scenes.ipynb #d00c5ba0
 def _furniture(lay:_Layout):
     "Beds (a mattress and a headboard) and cabinets against the walls, and a door."
-    rng = lay.rng
+    rng, look = lay.rng, lay.look
     for _ in range(rng.integers(0, 2) + (rng.random() < .6)):   # beds: a mattress and a headboard
         bw, bl = rng.uniform(.9, 1.8), rng.uniform(1.9, 2.1)
         if (pos := lay.place(bw, ['floor'])) is None: continue
-        c = _color(rng, rng.uniform(.3, .95, 3), .05)
+        c = _color(look, look.uniform(.3, .95, 3), .05)
         lay.add(*lay.wall_box(pos, bw, 0, rng.uniform(.45, .6), bl), BED, c)
-        lay.add(*lay.wall_box(pos, bw, 0, rng.uniform(.9, 1.2), .08), BED, _color(rng, _BASE[TABLE]))
+        lay.add(*lay.wall_box(pos, bw, 0, rng.uniform(.9, 1.2), .08), BED, _color(look, _BASE[TABLE]))
     for _ in range(rng.integers(0, 3)):                         # cabinets
         cw, ch = rng.uniform(.5, 1.4), rng.uniform(.8, 2.1)
         if (pos := lay.place(cw, ['floor', 'wall'] if ch > 1.1 else ['floor'])) is None: continue
-        lay.add(*lay.wall_box(pos, cw, 0, ch, rng.uniform(.4, .6)), CABINET, _color(rng, _BASE[CABINET], .1))
+        lay.add(*lay.wall_box(pos, cw, 0, ch, rng.uniform(.4, .6)), CABINET, _color(look, _BASE[CABINET], .1))
     dw = rng.uniform(.8, 1)
     if rng.random() < .8 and (pos := lay.place(dw, ['floor', 'wall'])):   # a door
-        lay.add(*lay.wall_box(pos, dw, 0, min(2.1, lay.h - .1), .04), DOOR, _color(rng, _BASE[DOOR], .1), False)
+        lay.add(*lay.wall_box(pos, dw, 0, min(2.1, lay.h - .1), .04), DOOR, _color(look, _BASE[DOOR], .1), False)
 
 # %% ../nbs/01b_scenes.ipynb #2a57f2ae
 def _wall_decor(lay:_Layout):
     "Windows and paintings: thin boxes on free stretches of the walls."
-    rng = lay.rng
+    rng, look = lay.rng, lay.look
     for _ in range(rng.integers(0, 4)):                         # windows
         ww, y0 = rng.uniform(.6, 1.8), rng.uniform(.8, 1.1)
         if (pos := lay.place(ww, ['wall'])) is None: continue
         y1 = min(lay.h - .2, y0 + rng.uniform(.9, 1.4))
-        lay.add(*lay.wall_box(pos, ww, y0, y1, .02), WINDOW, _color(rng, _BASE[WINDOW], .03), False)
+        lay.add(*lay.wall_box(pos, ww, y0, y1, .02), WINDOW, _color(look, _BASE[WINDOW], .03), False)
     for _ in range(rng.integers(0, 4)):                         # paintings
         pw, ph = rng.uniform(.3, 1.2), rng.uniform(.3, .9)
         if (pos := lay.place(pw, ['wall'])) is None: continue
         yc = rng.uniform(1.3, 1.7)
-        colour = _color(rng, rng.uniform(.1, .9, 3), .1)
+        colour = _color(look, look.uniform(.1, .9, 3), .1)
         lay.add(*lay.wall_box(pos, pw, yc - ph / 2, yc + ph / 2, .03), PAINTING, colour, False)
 
 # %% ../nbs/01b_scenes.ipynb #54c53c2a
@@ -120,7 +140,7 @@ def _table_and_rug(lay:_Layout):
             if not any(_overlaps(fp, f, .3) for f in lay.footprints): break
         else: fp = None
         if fp:
-            c = _color(rng, _BASE[TABLE], .08)
+            c = _color(lay.look, _BASE[TABLE], .08)
             lay.add((fp[0], th - .04, fp[2]), (fp[1], th, fp[3]), TABLE, c)
             for lx in (fp[0], fp[1] - .05):
                 for lz in (fp[2], fp[3] - .05): lay.add((lx, 0, lz), (lx + .05, th - .04, lz + .05), TABLE, c, False)
@@ -128,7 +148,7 @@ def _table_and_rug(lay:_Layout):
         rw, rl = rng.uniform(1, min(3, w - 1)), rng.uniform(1, min(3, d - 1))
         x, z = rng.uniform(-w/2 + rw/2, w/2 - rw/2), rng.uniform(-d/2 + rl/2, d/2 - rl/2)
         lay.add((x - rw/2, 0, z - rl/2), (x + rw/2, .012, z + rl/2), RUG,
-                _color(rng, rng.uniform(.2, .8, 3), .05), False)
+                _color(lay.look, lay.look.uniform(.2, .8, 3), .05), False)
 
 # %% ../nbs/01b_scenes.ipynb #fce80c1a
 def _room_view(lay:_Layout) -> tuple[Camera, Light]:
@@ -140,8 +160,9 @@ def _room_view(lay:_Layout) -> tuple[Camera, Light]:
     yaw = math.atan2(-cx, -cz) + rng.normal(0, .7)   # mostly towards the middle of the room, which shows more of it
     cam = Camera((float(cx), float(rng.uniform(1.1, min(1.8, h - .3))), float(cz)), float(yaw),
                  float(np.radians(rng.uniform(-25, 8))), float(rng.uniform(55, 80)))
-    light = Light((float(rng.uniform(-w/4, w/4)), float(h - rng.uniform(.4, .8)), float(rng.uniform(-d/4, d/4))), False,
-                  float(rng.uniform(.25, .45)), float(rng.uniform(30, 80)), _color(rng, (.6, .58, .55), .03))
+    look = lay.look                                             # the lamp is appearance: labels and depth don't fix it
+    light = Light((float(look.uniform(-w/4, w/4)), float(h - look.uniform(.4, .8)), float(look.uniform(-d/4, d/4))),
+                  False, float(look.uniform(.25, .45)), float(look.uniform(30, 80)), _color(look, (.6, .58, .55), .03))
     return cam, light
 
 # %% ../nbs/01b_scenes.ipynb #a229188e
@@ -150,10 +171,11 @@ def sample_room(rng:np.random.Generator) -> Scene:
     lay = _Layout(rng, rng.uniform(3, 7), rng.uniform(2.4, 3.2), rng.uniform(3, 8))
     _furniture(lay); _wall_decor(lay); _table_and_rug(lay)
     cam, light = _room_view(lay)
-    wall = _color(rng, _pick(rng, [_BASE[WALL], (.75, .8, .85), (.85, .78, .6)]), .05)
-    floor = _color(rng, _pick(rng, [_BASE[FLOOR], (.7, .68, .62), (.4, .3, .25)]), .05)
-    room = Room((float(lay.w), float(lay.h), float(lay.d)), wall, floor, _color(rng, _BASE[CEILING], .03))
-    return Scene(room, cam, light, tuple(lay.boxes), (), int(rng.integers(2**31)))
+    look = lay.look
+    wall = _color(look, _pick(look, [_BASE[WALL], (.75, .8, .85), (.85, .78, .6)]), .05)
+    floor = _color(look, _pick(look, [_BASE[FLOOR], (.7, .68, .62), (.4, .3, .25)]), .05)
+    room = Room((float(lay.w), float(lay.h), float(lay.d)), wall, floor, _color(look, _BASE[CEILING], .03))
+    return Scene(room, cam, light, tuple(lay.boxes), (), int(look.integers(2**31)))
 
 # %% ../nbs/01b_scenes.ipynb #96d060bb
 def _street_side(rng, sg:int, road:float, side:float, verge:float, walk_c:RGB, L:float=120.) -> list[Box]:
@@ -167,7 +189,8 @@ def _street_side(rng, sg:int, road:float, side:float, verge:float, walk_c:RGB, L
             x1 = x0 + rng.uniform(8, 20)
             lo, hi = (x0, 0., z), (x1, rng.uniform(5, 45), z + bw)
             if sg < 0: lo, hi = (-hi[0], 0., z), (-lo[0], hi[1], z + bw)
-            colour = _color(rng, _pick(rng, [_BASE[BUILDING], (.6, .35, .3), (.8, .8, .78), (.5, .52, .55)]), .06)
+            palette = [_BASE[BUILDING], (.6, .35, .3), (.8, .8, .78), (.5, .52, .55)]
+            colour = _color(_look(rng), _pick(_look(rng), palette), .06)
             windows = (float(rng.uniform(2.5, 4)), float(rng.uniform(3, 3.6)))
             boxes.append(Box(tuple(map(float, lo)), tuple(map(float, hi)), BUILDING, colour, windows))
             z += bw + rng.uniform(0, 8)
@@ -182,8 +205,8 @@ def _trees(rng, side:float, verge:float, cam:XYZ) -> tuple[list[Sphere], list[Bo
         x = rng.uniform(side + .3, side + max(verge - .3, .4)) * _pick(rng, (-1, 1))
         c = (float(x), float(th + .7 * r), float(rng.uniform(-80, 80)))
         if math.dist(c, cam) < r + .5: continue
-        spheres.append(Sphere(c, float(r), TREE, _color(rng, _BASE[TREE], .06)))
-        trunk = _color(rng, _TRUNK, .04)
+        spheres.append(Sphere(c, float(r), TREE, _color(_look(rng), _BASE[TREE], .06)))
+        trunk = _color(_look(rng), _TRUNK, .04)
         trunks.append(Box((c[0] - .15, 0., c[2] - .15), (c[0] + .15, float(th + .2), c[2] + .15), TREE, trunk))
     return spheres, trunks
 
@@ -193,7 +216,9 @@ def _cars(rng, road:float, cam:XYZ) -> list[Box]:
     for _ in range(rng.integers(0, 7)):                         # cars in the lanes, nose along z
         x, z = _pick(rng, (-1, 1)) * road / 2 + rng.normal(0, .3), rng.uniform(-60, 60)
         if abs(x - cam[0]) < 1.5 and abs(z - cam[2]) < 3.5: continue
-        c = _color(rng, _pick(rng, [_BASE[CAR], (.1, .1, .12), (.85, .85, .85), (.15, .25, .6), (.55, .55, .58)]), .05)
+        look = _look(rng)
+        palette = [_BASE[CAR], (.1, .1, .12), (.85, .85, .85), (.15, .25, .6), (.55, .55, .58)]
+        c = _color(look, _pick(look, palette), .05)
         length = float(rng.uniform(3.8, 4.8))
         x, z = float(x), float(z)
         boxes.append(Box((x - .9, .3, z - length / 2), (x + .9, 1.05, z + length / 2), CAR, c))          # body
@@ -220,16 +245,17 @@ def sample_street(rng:np.random.Generator) -> Scene:
     cam_x = rng.uniform(-side + .5, side - .5)
     cam_y = rng.uniform(1.3, 2) + (.15 if abs(cam_x) > road else 0) + (rng.random() < .2) * rng.uniform(2, 8)
     cam = (float(cam_x), float(cam_y), float(rng.uniform(-30, 30)))
-    walk_c = _color(rng, _BASE[SIDEWALK], .05)
+    look = _look(rng)
+    walk_c = _color(look, _BASE[SIDEWALK], .05)
     boxes = [b for sg in (-1, 1) for b in _street_side(rng, sg, road, side, verge, walk_c)]
     spheres, trunks = _trees(rng, side, verge, cam)
     boxes += trunks + _cars(rng, road, cam)
     along = rng.random() < .6
     yaw = _pick(rng, (0, math.pi)) + rng.normal(0, .25) if along else rng.uniform(0, 2 * math.pi)
     camera = Camera(cam, float(yaw), float(np.radians(rng.uniform(-18, 10))), float(rng.uniform(55, 80)))
-    light, horizon, zenith = _sky_and_sun(rng)
-    street = Street(float(road), _color(rng, _BASE[ROAD], .03), _color(rng, _BASE[GRASS], .05), horizon, zenith)
-    return Scene(street, camera, light, tuple(boxes), tuple(spheres), int(rng.integers(2**31)))
+    light, horizon, zenith = _sky_and_sun(look)
+    street = Street(float(road), _color(look, _BASE[ROAD], .03), _color(look, _BASE[GRASS], .05), horizon, zenith)
+    return Scene(street, camera, light, tuple(boxes), tuple(spheres), int(look.integers(2**31)))
 
 # %% ../nbs/01b_scenes.ipynb #a95cb4f7
 def scene_rng(seed:int, # dataset seed
@@ -243,9 +269,11 @@ def make_scene(seed:int, # dataset seed
                split:str, # split name
                i:int, # scene index
                indoor:float=.5, # probability of a room (else a street)
+               look:int=0, # 0: the scene as its split has it; k > 0: the same geometry, appearance redrawn (k-th)
               ) -> Scene:
     "Scene `i` of a split: a room or a street, drawn from `scene_rng(seed, split, i)`."
     rng = scene_rng(seed, split, i)
+    if look: rng = _Draws(rng, np.random.default_rng([seed, zlib.crc32(split.encode()), i, look]))
     return sample_room(rng) if rng.random() < indoor else sample_street(rng)
 
 # %% ../nbs/01b_scenes.ipynb #cfa832eb
@@ -267,11 +295,12 @@ class Scenes(torch.utils.data.Dataset):
         self._lock, self._cached = threading.Lock(), (None, None)
 
     def __len__(self): return self.n
-    def scene(self, i:int) -> Scene:
-        "The description of scene `i`."
+    def scene(self, i:int, look:int=0) -> Scene:
+        "The description of scene `i` (`look` > 0: its appearance redrawn, as in `make_scene`)."
         if not 0 <= i < self.n: raise IndexError(f'scene {i} of {self.n}')
-        return make_scene(self.seed, self.split, i, self.indoor)
-    def render(self, idx, size:int=None) -> dict: return render([self.scene(i) for i in idx], size or self.size)
+        return make_scene(self.seed, self.split, i, self.indoor, look)
+    def render(self, idx, size:int=None, look:int=0) -> dict:
+        return render([self.scene(i, look) for i in idx], size or self.size)
 
     def read(self, i:int, size:int=None) -> dict:
         "Scene `i` at `size` px: uint8 `image` (S, S, 3) and `label` (S, S), float32 metric `depth` (S, S)."
