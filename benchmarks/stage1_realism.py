@@ -19,11 +19,15 @@ from pathlib import Path
 
 VARIANTS = {   # TrainConfig fields changed from the quick recipe (lr 2e-3, batch 16, 600 steps, decay from 50 %)
     'base': {},
-    'lr_1e-3': dict(lr_g=1e-3, lr_d=1e-3), 'lr_5e-4': dict(lr_g=5e-4, lr_d=5e-4),
-    'no_decay': dict(decay_start=1.0), 'decay_all': dict(decay_start=0.0),
-    'batch_32': dict(batch_size=32), 'steps_1200': dict(steps=1200),
-    'class_means_start': dict(label_skip=True),
-    'l1_10': dict(lambda_l1=10.), 'l1_30': dict(lambda_l1=30.), 'l1_100': dict(lambda_l1=100.),
+    'lr1e-3': dict(lr_g=1e-3, lr_d=1e-3), 'lr4e-3': dict(lr_g=4e-3, lr_d=4e-3),             # learning rate
+    'nodecay': dict(decay_start=1.0), 'decay80': dict(decay_start=0.8),                        # its decay
+    'batch8_1200': dict(batch_size=8, steps=1200), 'batch32': dict(batch_size=32),             # batch size
+    'steps900': dict(steps=900), 'steps1200': dict(steps=1200),                                # steps
+    'steps1200_reuse': dict(steps=1200, reuse_fake=True),                                      # D reuses G's fake
+    'skip': dict(label_skip=True),                                                             # class-mean start
+    'l1': dict(lambda_l1=10.),                                                                 # a pixel L1 term
+    'feat2': dict(lambda_feat=2.), 'feat20': dict(lambda_feat=20.),                            # feature matching
+    'ndf32': dict(ndf=32),                                                                     # a wider D
 }
 
 

@@ -73,12 +73,13 @@ def _depth_input(m:ImageModel, # one of `preset.image_models()`
     return load_split(str(root), 'val', preset.image_size, src, device='cpu').depth[:n]
 
 def _probe(preset:Preset, ids:list, ev:Path) -> dict:
-    "The depth-sensitivity probe of `06b_rerender` on the items `ids` (scenes only, else None), made once per run."
+    "The depth-sensitivity probe of `06b_rerender` on `ids` (None: not scenes, or no item allows it), made once per run."
     if preset.data != SCENES: return None
     path = ev/f'probe_{preset.image_size}_{len(ids)}.pt'
     if not path.exists():
         with atomic_write(path) as f: torch.save(probe_set(ids, preset.image_size), f)
-    return torch.load(path)
+    probe = torch.load(path)
+    return probe if probe['ids'] else None
 
 # %% ../nbs/07a_evaluation.ipynb #d8ae7cb8
 def evaluate_seed(preset:Preset, # the experiment

@@ -321,13 +321,14 @@ def _paired_intro(res:dict) -> str:
             'is called only when every seed\'s interval lies on one side of zero.\n\n')
 
 # %% ../nbs/99_report.ipynb #87e038a2
-def _probe_picture(run:Path, gens:Generators, ids:list) -> Path:
-    "The depth-sensitivity probe (`06b_rerender`) of the first item of `ids` that allows it, for each model with depth."
+def _probe_picture(run:Path, gens:Generators, ids:list) -> list:
+    "The probe (`06b_rerender`) of the first item of `ids` that allows one, for each model with depth: [] or a section."
     probe, fakes = probe_set(ids, gens.preset.image_size), {}
+    if not probe['ids']: return []
     for m in (m for m in gens.preset.image_models() if m.depth):
         G, c = load_generator(run/m.run(gens.seed), 'cpu')
         fakes[m.title] = depth_sensitivity(G, probe, c.label_nc)[1]
-    return _save_fig(run/'figures'/'depth_probe.png', probe_figure(probe, fakes))
+    return [('png', _save_fig(run/'figures'/'depth_probe.png', probe_figure(probe, fakes)), PROBE_CAPTION)]
 
 def _figures(run:Path, gens:Generators) -> tuple:
     "`(k, comparison png, curves, probe png)`: the figures of the report, in `run/figures` (probe: scenes only)."
@@ -344,7 +345,7 @@ def _figures(run:Path, gens:Generators) -> tuple:
             name = run_name(st, gens.seed, ds)
             fig = plot_losses(run/name, title=f'{name}: {STAGES[st].title}')
             curves.append(('png', _save_fig(figs/f'curves_{name}.png', fig), f'Loss curves of `{name}`.'))
-    probe = [('png', _probe_picture(run, gens, val.ids[:16]), PROBE_CAPTION)] if preset.data == SCENES else []
+    probe = _probe_picture(run, gens, val.ids[:16]) if preset.data == SCENES else []
     return k, comp, curves, probe
 
 # %% ../nbs/99_report.ipynb #ff6e4798

@@ -157,8 +157,9 @@ def _per_seed(rows:list, key:str, fmt:str='{:.2f}', scale:float=1) -> str:
 
 def _reads(rs:list) -> str:
     "What the probe's intervals say of a model (every seed)."
-    if all(r['hi'] < .25 for r in rs): return 'hardly reads depth (under a quarter of the renderer\'s change)'
-    if all(r['lo'] > .75 for r in rs): return 'follows depth about as much as the renderer does'
+    if all(r['hi'] < .25 for r in rs): return "hardly reads depth (under a quarter of the renderer's change)"
+    if all(r['lo'] > 1.25 for r in rs): return "over-reads depth: its image moves more than the renderer's"
+    if all(r['lo'] > .75 and r['hi'] < 1.25 for r in rs): return 'follows depth about as much as the renderer does'
     return 'reads depth, by less than the renderer' if all(r['hi'] < 1 for r in rs) else 'reads depth'
 
 _SAY = {'A lower': 'lower (better) in every seed', 'B lower': 'higher (worse) in every seed',
