@@ -73,7 +73,7 @@ def _depth_input(m:ImageModel, # one of `preset.image_models()`
     return load_split(str(root), 'val', preset.image_size, src, device='cpu').depth[:n]
 
 def _probe(preset:Preset, ids:list, ev:Path) -> dict:
-    "The depth-sensitivity probe of `06b_rerender` on `ids` (None: not scenes, or no item allows it), made once per run."
+    "The probe of `06b_rerender` on `ids` (None: not scenes, or no item allows it), made once per run."
     if preset.data != SCENES: return None
     path = ev/f'probe_{preset.image_size}_{len(ids)}.pt'
     if not path.exists():

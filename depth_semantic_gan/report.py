@@ -327,7 +327,7 @@ def _probe_picture(run:Path, gens:Generators, ids:list) -> list:
     if not probe['ids']: return []
     for m in (m for m in gens.preset.image_models() if m.depth):
         G, c = load_generator(run/m.run(gens.seed), 'cpu')
-        fakes[m.title] = depth_sensitivity(G, probe, c.label_nc)[1]
+        fakes[model_label(m.name)] = depth_sensitivity(G, probe, c.label_nc)[1]
     return [('png', _save_fig(run/'figures'/'depth_probe.png', probe_figure(probe, fakes)), PROBE_CAPTION)]
 
 def _figures(run:Path, gens:Generators) -> tuple:

@@ -139,15 +139,15 @@ def probe_figure(probe:dict, # from `probe_set`
     import matplotlib.pyplot as plt
     rows = [('depth', to_rgb(probe['depth'][:, item])), ('renderer', probe['own'][:, item].permute(0, 2, 3, 1).numpy()),
             *((name, to_rgb(x[:, item])) for name, x in fakes.items())]
-    fig, axes = plt.subplots(len(rows), len(probe['ks']) + 1, figsize=(1.6 * (len(probe['ks']) + 1), 1.6 * len(rows)))
+    fig, axes = plt.subplots(len(rows), len(probe['ks']) + 1, figsize=(1.3 * (len(probe['ks']) + 1), 1.35 * len(rows)))
     for ax in axes.flat: ax.set_xticks([]); ax.set_yticks([]); ax.spines[:].set_visible(False)
     axes[0, 0].imshow(colorize(probe['labels'][item])); axes[0, 0].set_title('label', fontsize=9)
     for i, (name, tiles) in enumerate(rows):
-        if i: axes[i, 0].text(.5, .5, name, ha='center', va='center', fontsize=9)   # the row's name
+        if i: axes[i, 0].text(.95, .5, name, ha='right', va='center', fontsize=9)   # the row's name
         for j, k in enumerate(probe['ks']):
             axes[i, j + 1].imshow(tiles[j])
             if i == 0: axes[i, j + 1].set_title(f'k = {k:g}', fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(left=.02, right=.98, top=.92, bottom=.02, wspace=.06, hspace=.12)
     return fig
 
 # %% ../nbs/06b_rerender.ipynb #20205759

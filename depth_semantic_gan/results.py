@@ -172,9 +172,9 @@ def results_table(res:dict, # from `read_results`
         body = [[model_label(m), fid(rs), _seeds(rs, 'kid', '{:.1f}', 1e3), _seeds(rs, 'shading', '{:.4f}'), gap(rs)]
                 for m, rs in by.items()]
     else:
-        head = ['depth', 'AbsRel per seed', 'δ<1.25 per seed', 'depth FID']
-        body = [[model_label(m), _seeds(rs, 'abs_rel', '{:.3f}'), _seeds(rs, 'delta1', '{:.3f}'), fid(rs)]
-                for m, rs in by.items()]
+        head = ['depth', 'AbsRel per seed', 'δ<1.25 per seed', 'depth KID ×10³ per seed', 'depth FID']
+        body = [[model_label(m), _seeds(rs, 'abs_rel', '{:.3f}'), _seeds(rs, 'delta1', '{:.3f}'),
+                 _seeds(rs, 'kid', '{:.1f}', 1e3), fid(rs)] for m, rs in by.items()]
     stars = [f"{SHOWN.get(m, m)} {FID_MARK_NOTES[m]}." for m in sorted(marks) if m]
     note = (f"FID and KID on {res['n_kid']} items, the rest on {res['n_eval']}; FID mean ± std over seeds; lower is "
             f"better, δ<1.25 higher. " + ('Gap closed: the share of the painter -> ceiling gap (0: the painter, 1: '

@@ -1,4 +1,5 @@
-"A cache build killed mid-way (SIGKILL, in its own process) resumes where it stopped and ends identical to an uninterrupted build."
+"""A cache build killed mid-way (SIGKILL, in its own process) resumes where it stopped and ends identical to an
+uninterrupted build."""
 import json, os, signal, subprocess, sys, textwrap, time
 
 from depth_semantic_gan.cache import CacheDataset, build_cache
@@ -44,6 +45,6 @@ def test_killed_build_resumes(tmp_path):
     build_cache(SlowSource(), tmp_path/'ref', 'train', 8, progress=False)
     got, ref = CacheDataset(root, 'train', 8, depth='exact'), CacheDataset(tmp_path/'ref', 'train', 8, depth='exact')
     a, b = got.arrays(), ref.arrays()
-    assert (a['images'] == b['images']).all() and (a['labels'] == b['labels']).all() and (a['depth'] == b['depth']).all()
+    assert all((a[k] == b[k]).all() for k in ('images', 'labels', 'depth'))
     assert sorted(p.name for p in root.iterdir()) == ['.lock', 'train_8.depth_exact.npy', 'train_8.ids.json',
                                                       'train_8.npy']

@@ -63,7 +63,8 @@ def test_bad_depth_map(tmp_path, pair):
     with pytest.raises(DataError, match=r'expected \(H, W\) = \(30, 40\)'):
         ADE20KFiles(tmp_path/'ADEChallengeData2016', 'val', depth=dd).read(0, 8)
     np.save(dd/'ADE_val_00000001.npy', np.zeros((30, 40), np.float32))
-    with pytest.raises(DataError, match='finite and > 0'): ADE20KFiles(tmp_path/'ADEChallengeData2016', 'val', depth=dd).read(0, 8)
+    with pytest.raises(DataError, match='finite and > 0'):
+        ADE20KFiles(tmp_path/'ADEChallengeData2016', 'val', depth=dd).read(0, 8)
 
 
 @pytest.fixture

@@ -66,9 +66,11 @@ def test_installed_wheel_demo_killed_then_resumed(tmp_path):
     report = (run/'report.md').read_text()
     assert 'stage2_d32_s0 12' in report                      # the resumed model reached its last step
     assert 'within noise' in report or 'beyond the seed' in report   # two seeds: a verdict on the noise between them
-    images = json.loads((run/'results.json').read_text())['images']   # every image model of the preset, in this order
-    want = [(m, s) for m in ('baseline', 'ours_32', 'oracle') for s in (0, 1)] + [('painter', None)]
-    assert [(r['model'], r['seed']) for r in images] == want, images
+    res = json.loads((run/'results.json').read_text())
+    want = [(m, s) for m in ('baseline', 'ours_32', 'oracle') for s in (0, 1)] + [('painter', None), ('rerender', None)]
+    assert [(r['model'], r['seed']) for r in res['images']] == want, res['images']   # models, floor, ceiling
+    assert [(r['model'], r['seed']) for r in res['depth_sensitivity']] == want[2:6]    # the probe: models given depth
+    assert '## What depth does' in report and (run/'figures'/'depth_probe.png').exists()
 
     again = installed(run).communicate(timeout=600)[0]           # a third call: nothing left but the report
     assert again.count('done before') == 12, again[-999:]  # 2 seeds x (Stage 1, depth, Stage 2, baseline, oracle, eval)
