@@ -90,18 +90,18 @@ def probe_set(ids:list, # item ids of a scenes cache split
               min_change:float=.02, # items whose normalised depth moves less (mean |Δ|) are left out
              ) -> dict:
     "The probe: items whose label map every pull keeps; their labels, depth targets, own and expected images per pull."
-    draw = lambda k, look: render([pull_objects(scene_of(i, look), k) for i in ids], size)
-    own = [draw(k, 0) for k in ks]
+    draw = lambda ids, k, look: render([pull_objects(scene_of(i, look), k) for i in ids], size)
+    own = [draw(ids, k, 0) for k in ks]
     same = np.stack([(r['label'] == own[0]['label']).all((1, 2)) for r in own]).all(0)
     depth = torch.stack([depth_to_target(torch.from_numpy(r['depth'])) for r in own])[:, :, None]   # (K, N, 1, S, S)
     moved = (depth[1:] - depth[:1]).abs().flatten(2).mean(-1).min(0).values                       # (N,)
     keep = torch.from_numpy(same) & (moved >= min_change)
-    chw = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2)[keep]
-    expected = torch.stack([torch.stack([chw(draw(k, j)['image']) for j in range(1, n_looks + 1)]).float().mean(0)
+    kept = [i for i, m in zip(ids, keep) if m]                 # the redraws: of these alone (a scene renders alike in
+    chw = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2)    # any batch, `01b_scenes`)
+    expected = torch.stack([torch.stack([chw(draw(kept, k, j)['image']) for j in range(1, n_looks + 1)]).float().mean(0)
                             for k in ks]).div(127.5).sub(1)                                        # (K, n, 3, S, S)
-    return {'ids': [i for i, m in zip(ids, keep) if m], 'ks': tuple(ks), 'depth': depth[:, keep],
-            'labels': torch.from_numpy(own[0]['label'])[keep], 'expected': expected,
-            'own': torch.stack([chw(r['image']) for r in own])}
+    return {'ids': kept, 'ks': tuple(ks), 'depth': depth[:, keep], 'labels': torch.from_numpy(own[0]['label'])[keep],
+            'expected': expected, 'own': torch.stack([chw(r['image'])[keep] for r in own])}
 
 # %% ../nbs/06b_rerender.ipynb #1853a9f7
 def ratio_interval(a, # per-item values of the numerator
